@@ -1,0 +1,66 @@
+// swift-tools-version:6.0
+// Keyraft: a distributed key management service. See README.md and docs/.
+//
+// Dependency direction (lowest first; nothing imports upward):
+//   RaftCore, COpenSSL, CRocksDB  →  KeyraftCrypto  →  KMS  →  KeyraftNode
+//   Storage (RocksDB), Transport (NIO), KMSWire, APIServer, KeyraftClient are adapters.
+//   Executables compose everything.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Keyraft",
+    products: [
+        .library(name: "KeyraftCrypto", targets: ["KeyraftCrypto"]),
+        .library(name: "KMS", targets: ["KMS"]),
+        .executable(name: "keyraft-bench", targets: ["keyraft-bench"]),
+    ],
+    targets: [
+        // System libraries, found through pkg-config.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CRocksDB",
+            pkgConfig: "rocksdb",
+            providers: [.apt(["librocksdb-dev"])]
+        ),
+
+        // The one module that touches key material.
+        .target(name: "KeyraftCrypto", dependencies: ["COpenSSL"], swiftSettings: strict),
+        // Seeded entropy for tests and the simulator. The server executable must never
+        // depend on this target (checked by scripts/check-deps).
+        .target(
+            name: "KeyraftCryptoDeterministic",
+            dependencies: ["KeyraftCrypto"],
+            swiftSettings: strict
+        ),
+        .target(name: "KMS", dependencies: ["KeyraftCrypto"], swiftSettings: strict),
+        .target(name: "Storage", dependencies: ["CRocksDB"], swiftSettings: strict),
+
+        .executableTarget(
+            name: "keyraft-bench",
+            dependencies: ["KeyraftCrypto", "KMS"],
+            swiftSettings: strict
+        ),
+
+        .testTarget(
+            name: "KeyraftCryptoTests",
+            dependencies: ["KeyraftCrypto", "KeyraftCryptoDeterministic"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "KMSTests",
+            dependencies: ["KMS", "KeyraftCrypto", "KeyraftCryptoDeterministic"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

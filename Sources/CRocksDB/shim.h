@@ -1,0 +1,4 @@
+#ifndef KEYRAFT_CROCKSDB_SHIM_H
+#define KEYRAFT_CROCKSDB_SHIM_H
+#include <rocksdb/c.h>
+#endif

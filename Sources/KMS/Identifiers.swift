@@ -1,0 +1,77 @@
+import KeyraftCrypto
+
+/// A key's identity: a random (version 4) UUID, printed in lowercase canonical form.
+public struct KeyID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public static let byteCount = 16
+    /// The 16 bytes in RFC 4122 order (the order of the hex digits in the text form).
+    public let bytes: [UInt8]
+
+    /// Invariant: `bytes.count == 16`.
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == KeyID.byteCount else { return nil }
+        self.bytes = bytes
+    }
+
+    /// Parses `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (hex digits in either case).
+    public init?(_ text: String) {
+        let utf8 = Array(text.utf8)
+        guard utf8.count == 36 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(KeyID.byteCount)
+        var index = 0
+        while index < utf8.count {
+            if index == 8 || index == 13 || index == 18 || index == 23 {
+                guard utf8[index] == UInt8(ascii: "-") else { return nil }
+                index += 1
+                continue
+            }
+            guard index + 1 < utf8.count, let high = hexValue(utf8[index]), let low = hexValue(utf8[index + 1]) else {
+                return nil
+            }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        guard let id = KeyID(bytes: bytes) else { return nil }
+        self = id
+    }
+
+    /// A fresh random version-4 UUID drawn from `entropy`.
+    public static func random(using entropy: some EntropySource) throws(CryptoError) -> KeyID {
+        var bytes = try entropy.bytes(count: byteCount)
+        bytes[6] = (bytes[6] & 0x0F) | 0x40  // version 4
+        bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 4122 variant
+        return KeyID(bytes: bytes)!
+    }
+
+    public var description: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(36)
+        for (i, byte) in bytes.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func < (lhs: KeyID, rhs: KeyID) -> Bool { lhs.bytes.lexicographicallyPrecedes(rhs.bytes) }
+}
+
+/// The version of a key's material. Version 1 is created with the key; each rotation adds one.
+public struct KeyVersion: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt32
+    public init(_ rawValue: UInt32) { self.rawValue = rawValue }
+    public static let first = KeyVersion(1)
+    public var description: String { String(rawValue) }
+    public static func < (lhs: KeyVersion, rhs: KeyVersion) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+private func hexValue(_ c: UInt8) -> UInt8? {
+    switch c {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+    default: return nil
+    }
+}
