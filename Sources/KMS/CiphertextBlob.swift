@@ -92,7 +92,7 @@ public struct CiphertextBlob: Equatable, Sendable {
         guard bytes.count == needed else { throw .trailingBytes(count: bytes.count - needed) }
         let version = readUInt32(bytes, at: 17)
         guard version >= KeyVersion.first.rawValue else { throw .invalidKeyVersion(version) }
-        keyID = KeyID(bytes: Array(bytes[1..<17]))!
+        keyID = KeyID(bytes: bytes[1..<17])!
         keyVersion = KeyVersion(version)
         nonce = Array(bytes[21..<33])
         ciphertext = Array(bytes[37..<(37 + length)])
