@@ -69,7 +69,7 @@ public struct KMSState: Equatable, Sendable {
         case let .updateAlias(name, target, at): try updateAlias(name, target, at)
         case let .deleteAlias(name):
             guard let alias = aliases.removeValue(forKey: name) else { throw aliasNotFound(name) }
-            aliasCounts[alias.targetKeyID, default: 1] -= 1
+            decrementAliasCount(alias.targetKeyID)
         case let .enableKeyRotation(id, days, at):
             try mutateKey(id, allowPendingDeletion: false, requireEnabled: true) { key in
                 key.rotation.enabled = true
@@ -216,8 +216,15 @@ public struct KMSState: Equatable, Sendable {
         try checkAliasTarget(target)
         aliases[name]!.targetKeyID = target
         aliases[name]!.lastUpdatedDate = at
-        aliasCounts[alias.targetKeyID, default: 1] -= 1
+        decrementAliasCount(alias.targetKeyID)
         aliasCounts[target, default: 0] += 1
+    }
+
+    /// Keeps `aliasCounts` free of zero entries, so equal states compare equal.
+    private mutating func decrementAliasCount(_ id: KeyID) {
+        let remaining = aliasCounts[id, default: 0] - 1
+        precondition(remaining >= 0, "alias count below zero")
+        aliasCounts[id] = remaining == 0 ? nil : remaining
     }
 
     private func checkAliasTarget(_ target: KeyID) throws(KMSError) {
