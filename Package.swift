@@ -32,6 +32,9 @@ let package = Package(
             providers: [.apt(["librocksdb-dev"])]
         ),
 
+        // Pure Raft: standard library only (checked by scripts/check-deps.py).
+        .target(name: "RaftCore", swiftSettings: strict),
+
         // The one module that touches key material.
         .target(name: "KeyraftCrypto", dependencies: ["COpenSSL"], swiftSettings: strict),
         // Seeded entropy for tests and the simulator. The server executable must never
@@ -43,6 +46,14 @@ let package = Package(
         ),
         .target(name: "KMS", dependencies: ["KeyraftCrypto"], swiftSettings: strict),
         .target(name: "Storage", dependencies: ["CRocksDB"], swiftSettings: strict),
+        // AWS JSON 1.1 wire basics and SigV4 signing and verification.
+        .target(name: "KMSWire", dependencies: ["KeyraftCrypto"], swiftSettings: strict),
+        // The single-threaded node driver: Raft Ready loop, forwarding, read leases, scheduler.
+        .target(
+            name: "KeyraftNode",
+            dependencies: ["RaftCore", "KMS", "KeyraftCrypto"],
+            swiftSettings: strict
+        ),
 
         .executableTarget(
             name: "keyraft-bench",
@@ -61,6 +72,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: strict),
+        .testTarget(name: "KMSWireTests", dependencies: ["KMSWire"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

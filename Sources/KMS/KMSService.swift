@@ -46,10 +46,16 @@ public final class KMSService {
     public func snapshot() -> [UInt8] { state.snapshot() }
 
     public func restore(snapshot: [UInt8]) throws(KMSDecodingError) {
-        let restored = try KMSState(restoring: snapshot)
+        var restored = try KMSState(restoring: snapshot)
         precondition(restored.config == state.config, "a snapshot from another region or account")
+        restored.canaryRotationDropsOldVersion = state.canaryRotationDropsOldVersion
         state = restored
         cache.removeAll()
+    }
+
+    /// Switches on the `rotation-drops-old-version` canary. Simulator only.
+    @_spi(Canaries) public func enableRotationDropsOldVersionCanary() {
+        state.canaryRotationDropsOldVersion = true
     }
 
     /// True if some cached material of `id` is in memory (tests: crypto-shredding).

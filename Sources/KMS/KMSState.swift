@@ -18,6 +18,8 @@ public struct KMSState: Equatable, Sendable {
     /// Parsed policies, derived from `keys[id].policy`.
     private(set) var policies: [KeyID: KeyPolicy] = [:]
     private var aliasCounts: [KeyID: Int] = [:]
+    /// The `rotation-drops-old-version` canary: a rotation forgets the oldest version.
+    var canaryRotationDropsOldVersion = false
 
     public init(config: KMSConfig) { self.config = config }
 
@@ -147,6 +149,10 @@ public struct KMSState: Equatable, Sendable {
         keys[r.keyID] = updated
         versions[r.keyID]!.append(KeyVersionRecord(version: r.newVersion, wrappedMaterial: r.wrappedMaterial,
                                                    creationDate: r.date, rotationType: r.type))
+        if canaryRotationDropsOldVersion {
+            versions[r.keyID]!.removeFirst()
+            return
+        }
         assert(versions[r.keyID]!.count == Int(r.newVersion.rawValue), "versions are dense from 1")
     }
 

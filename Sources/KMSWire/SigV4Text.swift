@@ -1,0 +1,109 @@
+/// Byte-level text helpers shared by the SigV4 canonicalisation steps.
+///
+/// Everything here works on UTF-8 bytes so that the results are byte-exact and do not
+/// depend on Unicode normalisation or locale.
+enum SigV4Text {
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+    private static let upperHexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
+
+    /// Lowercase hexadecimal of `bytes`.
+    static func hex(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(hexDigits[Int(byte >> 4)])
+            out.append(hexDigits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `name` with ASCII letters lowercased; other bytes unchanged.
+    static func lowercasedASCII(_ text: String) -> String {
+        String(decoding: text.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
+    }
+
+    /// True for the RFC 3986 unreserved characters `A-Z a-z 0-9 - . _ ~`.
+    static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x41...0x5A, 0x61...0x7A, 0x30...0x39, 0x2D, 0x2E, 0x5F, 0x7E: return true
+        default: return false
+        }
+    }
+
+    /// AWS URI encoding: unreserved bytes stay, `/` stays when `keepSlash`, every other byte
+    /// becomes `%XX` with uppercase hex.
+    static func uriEncode(_ bytes: some Sequence<UInt8>, keepSlash: Bool) -> String {
+        var out: [UInt8] = []
+        for byte in bytes {
+            if isUnreserved(byte) || (keepSlash && byte == 0x2F) {
+                out.append(byte)
+            } else {
+                out.append(0x25)
+                out.append(upperHexDigits[Int(byte >> 4)])
+                out.append(upperHexDigits[Int(byte & 0x0F)])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Decodes `%XX` sequences; anything else, malformed escapes and `+` included, is kept
+    /// as it is.
+    static func percentDecode(_ text: some Collection<UInt8>) -> [UInt8] {
+        let bytes = Array(text)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == 0x25, index + 2 < bytes.count,
+               let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) {
+                out.append(high << 4 | low)
+                index += 3
+            } else {
+                out.append(bytes[index])
+                index += 1
+            }
+        }
+        return out
+    }
+
+    /// True for the bytes SigV4 treats as whitespace in header values: SP, HTAB, CR, LF.
+    static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A
+    }
+
+    /// A header value trimmed at both ends with every inner run of whitespace (line folds
+    /// included) replaced by one space.
+    static func collapsedHeaderValue(_ value: String) -> String {
+        var out: [UInt8] = []
+        var pendingSpace = false
+        for byte in value.utf8 {
+            if isWhitespace(byte) {
+                pendingSpace = !out.isEmpty
+            } else {
+                if pendingSpace { out.append(0x20) }
+                pendingSpace = false
+                out.append(byte)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `bytes` split at every `separator` byte, empty pieces dropped.
+    static func split(_ bytes: some Collection<UInt8>, at separator: UInt8) -> [[UInt8]] {
+        bytes.split(separator: separator, omittingEmptySubsequences: true).map { Array($0) }
+    }
+
+    /// Bytewise ordering of UTF-8 strings (not Unicode ordering).
+    static func precedes(_ a: String, _ b: String) -> Bool {
+        a.utf8.lexicographicallyPrecedes(b.utf8)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 0x30...0x39: return byte - 0x30
+        case 0x41...0x46: return byte - 0x41 + 10
+        case 0x61...0x66: return byte - 0x61 + 10
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,422 @@
+@_spi(Canaries) import KMS
+import KeyraftCrypto
+@_spi(Canaries) import RaftCore
+
+/// One Keyraft node: the Raft core, the KMS state machine, and the glue between them.
+///
+/// Single-threaded and synchronous: the runtime (or the simulator) calls `tick()`,
+/// `receive(_:from:)` and `submit(_:principal:completion:)` from one thread, and every
+/// call runs the Ready loop — persist, send, apply, advance — before it returns.
+/// Completions run inside these calls.
+public final class KeyraftNode {
+    public let id: NodeID
+    public let config: NodeConfig
+    public let kms: KMSService
+    var raft: RawNode
+    let storage: any NodeStorage
+    let network: any PeerNetwork
+    let clock: any NodeClock
+    let entropy: any EntropySource
+    /// Drawn at start: entries proposed by an earlier life of this node never complete
+    /// a request of this one.
+    let incarnation: UInt64
+
+    var ticks: UInt64 = 0
+    var nextSequence: UInt64 = 1
+    /// Writes waiting for their entry to be applied here (or for the leader to refuse them).
+    var pendingWrites: [UInt64: PendingRequest] = [:]
+    /// Reads waiting for the lease, or for their ReadIndex batch to be applied.
+    var pendingReads: [PendingRead] = []
+    var readBatches: [(sequence: UInt64, index: LogIndex?)] = []
+    var lease: ReadLease
+    /// Keys the scheduler has a maintenance command in flight for, until the given tick.
+    var maintenanceInFlight: [KeyID: UInt64] = [:]
+    var lastSnapshotIndex: LogIndex
+    public private(set) var softState = SoftState(leader: nil, role: .follower)
+    /// Set when storage failed or a committed entry did not decode: the node stops.
+    public private(set) var haltReason: String?
+    /// Observers for the simulator's checkers and for metrics; never change behaviour.
+    public var onApply: ((Entry) -> Void)?
+    public var onRoleChange: ((SoftState) -> Void)?
+
+    struct PendingRequest {
+        let request: NodeRequest
+        let deadlineTick: UInt64
+        let completion: NodeCompletion
+    }
+
+    struct PendingRead {
+        let request: KMSReadRequest
+        let principal: Principal
+        let deadlineTick: UInt64
+        var batch: UInt64?
+        let completion: NodeCompletion
+    }
+
+    public init(config: NodeConfig, kmsConfig: KMSConfig, rootKey: SecretBytes?, storage: any NodeStorage,
+                network: any PeerNetwork, clock: any NodeClock, entropy: any EntropySource,
+                random: any RandomNumberGenerator) throws(StorageError) {
+        self.id = config.id
+        self.config = config
+        self.storage = storage
+        self.network = network
+        self.clock = clock
+        self.entropy = entropy
+        kms = KMSService(config: kmsConfig, rootKey: rootKey)
+        if config.canaries.contains(.rotationDropsOldVersion) { kms.enableRotationDropsOldVersionCanary() }
+        var word: UInt64 = 0
+        withUnsafeMutableBytes(of: &word) { try? entropy.fill($0) }
+        incarnation = word
+        let snapshot = try storage.snapshot()
+        if !snapshot.data.isEmpty {
+            do { try kms.restore(snapshot: snapshot.data) } catch {
+                throw StorageError.corrupted("snapshot at index \(snapshot.metadata.index) does not decode: \(error)")
+            }
+        }
+        lastSnapshotIndex = snapshot.metadata.index
+        var raftConfig = RaftConfig(id: config.id)
+        raftConfig.electionTimeoutTicks = config.electionTimeoutTicks
+        raftConfig.heartbeatTimeoutTicks = config.heartbeatTimeoutTicks
+        raftConfig.appliedIndex = snapshot.metadata.index
+        raftConfig.canaries = config.raftCanaries
+        raft = RawNode(config: raftConfig, storage: storage, random: random)
+        switch config.readConsistency {
+        case let .lease(maxStalenessMs): lease = ReadLease(maxStalenessMs: maxStalenessMs)
+        case .linearizable: lease = ReadLease(maxStalenessMs: 1)
+        }
+        precondition(config.requestTimeoutTicks > 0 && config.pendingRequestsMax > 0)
+    }
+
+    public var isHalted: Bool { haltReason != nil }
+    public var status: RaftStatus { raft.status }
+    public var appliedIndex: LogIndex { raft.status.applied }
+    public func leaseIsValid() -> Bool { lease.isValid(nowMs: clock.nowMs) }
+
+    // MARK: Events
+
+    /// Advances time by one tick: Raft timers, lease refresh, the scheduler, request timeouts.
+    public func tick() {
+        guard !isHalted else { return }
+        ticks += 1
+        raft.tick()
+        if case .lease = config.readConsistency, ticks % UInt64(config.leaseRefreshTicks) == 0 {
+            refreshLease()
+        }
+        if softState.role == .leader, ticks % UInt64(config.schedulerIntervalTicks) == 0 {
+            runScheduler()
+        }
+        expireRequests()
+        drain()
+    }
+
+    /// Handles a message from a peer.
+    public func receive(_ message: PeerMessage, from peer: NodeID) {
+        guard !isHalted else { return }
+        switch message {
+        case let .raft(raftMessage):
+            guard raftMessage.from == peer, raftMessage.to == id else { return }
+            try? raft.step(raftMessage)
+        case let .forward(write):
+            guard write.origin.node == peer else { return }
+            proposeForwarded(write)
+        case let .forwardFailed(origin, error):
+            guard origin.node == id, origin.incarnation == incarnation else { return }
+            pendingWrites.removeValue(forKey: origin.sequence)?.completion(.failure(error))
+        }
+        drain()
+    }
+
+    /// Accepts a client request. The completion runs exactly once, possibly before this returns.
+    public func submit(_ request: NodeRequest, principal: Principal, completion: @escaping NodeCompletion) {
+        guard !isHalted else {
+            completion(.failure(KMSError(.dependencyTimeout, "This node has stopped. Use another node.")))
+            return
+        }
+        guard pendingWrites.count + pendingReads.count < config.pendingRequestsMax else {
+            completion(.failure(KMSError(.dependencyTimeout, "Too many requests are waiting on this node. Retry later.")))
+            return
+        }
+        switch request {
+        case let .write(write): submitWrite(write, principal: principal, completion: completion)
+        case let .read(read): submitRead(read, principal: principal, completion: completion)
+        }
+        drain()
+    }
+
+    // MARK: Writes
+
+    private func submitWrite(_ write: KMSWriteRequest, principal: Principal, completion: @escaping NodeCompletion) {
+        let origin = RequestOrigin(node: id, incarnation: incarnation, sequence: nextSequence)
+        nextSequence += 1
+        pendingWrites[origin.sequence] = PendingRequest(request: .write(write),
+                                                        deadlineTick: ticks + UInt64(config.requestTimeoutTicks),
+                                                        completion: completion)
+        if softState.role == .leader {
+            if let error = propose(write, principal: principal, origin: origin) {
+                pendingWrites.removeValue(forKey: origin.sequence)?.completion(.failure(error))
+            }
+        } else if let leader = softState.leader {
+            network.send(.forward(ForwardedWrite(origin: origin, request: write, principal: principal)), to: leader)
+        } else {
+            pendingWrites.removeValue(forKey: origin.sequence)?.completion(.failure(noLeader()))
+        }
+    }
+
+    private func proposeForwarded(_ write: ForwardedWrite) {
+        if let error = propose(write.request, principal: write.principal, origin: write.origin) {
+            network.send(.forwardFailed(origin: write.origin, error: error), to: write.origin.node)
+        }
+    }
+
+    /// Prepares and proposes one write on the leader; returns the error to answer with, if any.
+    private func propose(_ write: KMSWriteRequest, principal: Principal, origin: RequestOrigin) -> KMSError? {
+        guard softState.role == .leader else { return noLeader() }
+        let command: KMSCommand
+        do {
+            command = try kms.prepare(write, principal: principal, now: Timestamp(milliseconds: clock.nowMs),
+                                      entropy: entropy)
+        } catch {
+            return error
+        }
+        do {
+            try raft.propose(EntryEnvelope(origin: origin, command: command).encoded())
+            return nil
+        } catch {
+            return KMSError(.dependencyTimeout, "The leader could not accept the write (\(error)). Retry.")
+        }
+    }
+
+    private func noLeader() -> KMSError {
+        KMSError(.dependencyTimeout, "The cluster has no leader at the moment. Retry shortly.")
+    }
+
+    // MARK: Reads
+
+    private func submitRead(_ read: KMSReadRequest, principal: Principal, completion: @escaping NodeCompletion) {
+        if case .lease = config.readConsistency, canServeUnderLease() {
+            completion(serve(read, principal: principal))
+            return
+        }
+        pendingReads.append(PendingRead(request: read, principal: principal,
+                                        deadlineTick: ticks + UInt64(config.requestTimeoutTicks),
+                                        batch: nil, completion: completion))
+        if case .lease = config.readConsistency { refreshLease() }
+    }
+
+    private func canServeUnderLease() -> Bool {
+        lease.isValid(nowMs: clock.nowMs) || config.canaries.contains(.leaseIgnoresStaleness) && lease.validUntilMs > .min
+    }
+
+    private func serve(_ read: KMSReadRequest, principal: Principal) -> Result<NodeResponse, KMSError> {
+        do {
+            return .success(.read(try kms.execute(read, principal: principal, entropy: entropy)))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func refreshLease() {
+        try? raft.readIndex(context: lease.beginRefresh(nowMs: clock.nowMs))
+    }
+
+    /// Linearizable mode: one ReadIndex round for every read not yet in a batch.
+    private func startReadBatch() {
+        guard case .linearizable = config.readConsistency,
+              pendingReads.contains(where: { $0.batch == nil }) else { return }
+        let sequence = nextSequence
+        nextSequence += 1
+        do {
+            try raft.readIndex(context: ReadContext.batch(sequence).encoded)
+        } catch {
+            return  // No leader known: the reads wait for the next attempt or their deadline.
+        }
+        readBatches.append((sequence, nil))
+        for i in pendingReads.indices where pendingReads[i].batch == nil { pendingReads[i].batch = sequence }
+    }
+
+    /// Serves every waiting read that is now safe to serve.
+    private func serveReadyReads() {
+        let applied = raft.status.applied
+        let leaseValid = canServeUnderLease()
+        var waiting: [PendingRead] = []
+        for read in pendingReads {
+            var ready = false
+            switch config.readConsistency {
+            case .lease: ready = leaseValid
+            case .linearizable:
+                ready = readBatches.contains { $0.sequence == read.batch && $0.index.map { $0 <= applied } == true }
+            }
+            if ready { read.completion(serve(read.request, principal: read.principal)) } else { waiting.append(read) }
+        }
+        pendingReads = waiting
+        readBatches.removeAll { batch in !pendingReads.contains { $0.batch == batch.sequence } && batch.index != nil }
+    }
+
+    // MARK: Timeouts and the scheduler
+
+    private func expireRequests() {
+        let expired = pendingWrites.filter { $0.value.deadlineTick <= ticks }.keys.sorted()
+        for sequence in expired {
+            pendingWrites.removeValue(forKey: sequence)?.completion(.failure(
+                KMSError(.dependencyTimeout, "The write was not confirmed in time; it may or may not have been applied.")))
+        }
+        var kept: [PendingRead] = []
+        for read in pendingReads {
+            if read.deadlineTick <= ticks {
+                read.completion(.failure(KMSError(.dependencyTimeout,
+                                                  "This node could not confirm fresh state in time. Retry, or use another node.")))
+            } else {
+                kept.append(read)
+            }
+        }
+        pendingReads = kept
+        maintenanceInFlight = maintenanceInFlight.filter { $0.value > ticks }
+    }
+
+    private func runScheduler() {
+        let now = Timestamp(milliseconds: clock.nowMs)
+        let due = kms.dueMaintenance(now: now, entropy: entropy, limit: config.maintenancePerRoundMax)
+        for command in due {
+            guard let key = command.keyID, maintenanceInFlight[key] == nil else { continue }
+            do {
+                try raft.propose(EntryEnvelope(origin: nil, command: command).encoded())
+                maintenanceInFlight[key] = ticks + UInt64(config.requestTimeoutTicks)
+            } catch {
+                return
+            }
+        }
+    }
+
+    // MARK: The Ready loop
+
+    /// Runs Ready rounds until the core has nothing more: persist, send, apply, advance.
+    func drain() {
+        startReadBatch()
+        var rounds = 0
+        while !isHalted, raft.hasReady {
+            rounds += 1
+            precondition(rounds <= 10_000, "the Ready loop does not converge")
+            handle(raft.ready())
+        }
+        serveReadyReads()
+    }
+
+    private func handle(_ ready: Ready) {
+        if let soft = ready.softState { becomeRole(soft) }
+        sendAll(ready.messages)
+        do {
+            try storage.persist(hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot,
+                                sync: ready.mustSync)
+        } catch {
+            halt("storage failed: \(error)")
+            return
+        }
+        sendAll(ready.messagesAfterPersist)
+        if let snapshot = ready.snapshot, !snapshot.data.isEmpty {
+            do { try kms.restore(snapshot: snapshot.data) } catch {
+                halt("snapshot at index \(snapshot.metadata.index) does not decode: \(error)")
+                return
+            }
+            lastSnapshotIndex = snapshot.metadata.index
+        }
+        for entry in ready.committedEntries { apply(entry) }
+        for state in ready.readStates { readIndexAnswered(state) }
+        raft.advance(ready)
+        lease.applied(upTo: raft.status.applied)
+        maybeSnapshot()
+    }
+
+    private func sendAll(_ messages: [Message]) {
+        for message in messages { network.send(.raft(message), to: message.to) }
+    }
+
+    private func becomeRole(_ soft: SoftState) {
+        let wasLeader = softState.role == .leader
+        softState = soft
+        if wasLeader, soft.role != .leader { maintenanceInFlight.removeAll() }
+        onRoleChange?(soft)
+    }
+
+    private func apply(_ entry: Entry) {
+        onApply?(entry)
+        guard entry.kind == .normal, !entry.data.isEmpty else { return }
+        let envelope: EntryEnvelope
+        do { envelope = try EntryEnvelope(decoding: entry.data) } catch {
+            halt("committed entry \(entry.index) does not decode: \(error)")
+            return
+        }
+        var command = envelope.command
+        if config.canaries.contains(.applyReadsLocalClock) { command = command.restamped(Timestamp(milliseconds: clock.nowMs)) }
+        let result = kms.apply(command)
+        if let key = command.keyID, envelope.origin == nil { maintenanceInFlight[key] = nil }
+        guard let origin = envelope.origin, origin.node == id, origin.incarnation == incarnation,
+              let pending = pendingWrites.removeValue(forKey: origin.sequence),
+              case let .write(request) = pending.request
+        else { return }
+        switch result {
+        case .success: pending.completion(.success(.write(kms.response(to: request, command: command))))
+        case let .failure(error): pending.completion(.failure(error))
+        }
+    }
+
+    private func readIndexAnswered(_ state: ReadState) {
+        switch ReadContext(state.requestContext) {
+        case let .lease(sequence)?: lease.answered(sequence: sequence, index: state.index)
+        case let .batch(sequence)?:
+            if let i = readBatches.firstIndex(where: { $0.sequence == sequence }) { readBatches[i].index = state.index }
+        case nil: break
+        }
+    }
+
+    private func maybeSnapshot() {
+        let applied = raft.status.applied
+        guard applied.rawValue >= lastSnapshotIndex.rawValue + UInt64(config.snapshotEveryEntries) else { return }
+        let keep = UInt64(config.entriesKeptAfterSnapshot)
+        let compactTo = applied.rawValue > keep ? LogIndex(applied.rawValue - keep) : LogIndex.zero
+        let snapshot = Snapshot(metadata: SnapshotMetadata(index: applied, term: (try? storage.term(at: applied)) ?? .zero,
+                                                           membership: raft.status.membership),
+                                data: kms.snapshot())
+        do {
+            try storage.saveSnapshot(snapshot, compactUpTo: compactTo)
+            lastSnapshotIndex = applied
+        } catch {
+            halt("storage failed while saving a snapshot: \(error)")
+        }
+    }
+
+    private func halt(_ reason: String) {
+        haltReason = reason
+        let error = KMSError(.dependencyTimeout, "This node has stopped. Use another node.")
+        for sequence in pendingWrites.keys.sorted() { pendingWrites[sequence]!.completion(.failure(error)) }
+        pendingWrites.removeAll()
+        for read in pendingReads { read.completion(.failure(error)) }
+        pendingReads.removeAll()
+    }
+}
+
+extension KMSCommand {
+    /// The key a command is about, if any.
+    var keyID: KeyID? {
+        switch self {
+        case let .createKey(c): return c.keyID
+        case let .updateKeyDescription(id, _), let .enableKey(id), let .disableKey(id),
+             let .scheduleKeyDeletion(id, _, _), let .cancelKeyDeletion(id), let .enableKeyRotation(id, _, _),
+             let .disableKeyRotation(id), let .putKeyPolicy(id, _), let .deleteKey(id, _):
+            return id
+        case let .rotateKey(r): return r.keyID
+        case .createAlias, .updateAlias, .deleteAlias: return nil
+        }
+    }
+
+    /// The `apply-reads-local-clock` canary: replaces the leader's timestamps with `now`.
+    func restamped(_ now: Timestamp) -> KMSCommand {
+        switch self {
+        case let .scheduleKeyDeletion(id, days, _): return .scheduleKeyDeletion(id, pendingWindowDays: days, at: now)
+        case let .enableKeyRotation(id, days, _): return .enableKeyRotation(id, periodDays: days, at: now)
+        case let .deleteKey(id, _): return .deleteKey(id, at: now)
+        case let .createAlias(name, target, _): return .createAlias(name: name, target: target, at: now)
+        case let .updateAlias(name, target, _): return .updateAlias(name: name, target: target, at: now)
+        default: return self
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import KMS
+@_spi(Canaries) import RaftCore
+
+/// What the node needs from the world. The production runtime implements these with
+/// RocksDB, NIO and the system clock; the simulator with its own disk, network and
+/// virtual time. The node cannot tell them apart.
+
+/// The node's local clock, in milliseconds since the Unix epoch.
+///
+/// Leases assume only that it advances at roughly the real rate (bounded drift), never
+/// that two nodes agree on it. Timestamps in commands come from the leader's clock.
+public protocol NodeClock: AnyObject {
+    var nowMs: Int64 { get }
+}
+
+/// Sends messages to peers. Delivery is best-effort: messages may be lost, delayed or
+/// reordered; Raft and the request timeouts cope with that.
+public protocol PeerNetwork: AnyObject {
+    func send(_ message: PeerMessage, to peer: NodeID)
+}
+
+/// Durable storage of the Raft log, hard state and snapshots.
+///
+/// `persist` returns once the data is durable when `sync` is true; a throw means the
+/// process cannot continue safely (the node halts). Reads come through `RaftLogStorage`.
+public protocol NodeStorage: RaftLogStorage {
+    func persist(hardState: HardState?, entries: [Entry], snapshot: Snapshot?, sync: Bool) throws(StorageError)
+    /// Records a snapshot the node made of its own applied state, then drops log entries
+    /// up to `compactUpTo` (never beyond the snapshot).
+    func saveSnapshot(_ snapshot: Snapshot, compactUpTo: LogIndex) throws(StorageError)
+}
+
+/// Deliberately wrong behaviours of the driver and the state machine that the simulator
+/// switches on to prove its checkers catch them. Never set in the server.
+@_spi(Canaries) public enum NodeCanary: String, Hashable, Sendable, CaseIterable {
+    /// Serve reads after the lease ran out.
+    case leaseIgnoresStaleness = "lease-ignores-staleness"
+    /// Apply commands with the local clock instead of the leader's timestamp.
+    case applyReadsLocalClock = "apply-reads-local-clock"
+    /// A rotation replaces the older versions instead of adding one.
+    case rotationDropsOldVersion = "rotation-drops-old-version"
+}
+
+/// How reads and cryptographic calls are made safe on any node.
+public enum ReadConsistency: Equatable, Sendable {
+    /// Serve locally while the read lease holds (at most `maxStalenessMs` old).
+    case lease(maxStalenessMs: Int64)
+    /// One batched ReadIndex round trip per request.
+    case linearizable
+}
+
+public struct NodeConfig: Sendable {
+    public var id: NodeID
+    /// Voters of a new cluster. Ignored when storage already holds state.
+    public var initialVoters: [NodeID]
+    public var electionTimeoutTicks = 10
+    public var heartbeatTimeoutTicks = 1
+    public var readConsistency = ReadConsistency.lease(maxStalenessMs: 5_000)
+    /// How often the lease is refreshed with a ReadIndex round trip.
+    public var leaseRefreshTicks = 2
+    /// A client request not answered within this many ticks fails with a retryable error.
+    public var requestTimeoutTicks = 50
+    public var pendingRequestsMax = 4_096
+    public var snapshotEveryEntries = 1_000
+    public var entriesKeptAfterSnapshot = 100
+    public var schedulerIntervalTicks = 10
+    public var maintenancePerRoundMax = 16
+    @_spi(Canaries) public var canaries: [NodeCanary] = []
+    @_spi(Canaries) public var raftCanaries: [RaftCanary] = []
+
+    public init(id: NodeID, initialVoters: [NodeID]) {
+        self.id = id
+        self.initialVoters = initialVoters
+    }
+}
+
+/// A client request as the node sees it.
+public enum NodeRequest: Equatable, Sendable {
+    case write(KMSWriteRequest)
+    case read(KMSReadRequest)
+}
+
+public enum NodeResponse: Equatable, Sendable {
+    case write(KMSWriteResponse)
+    case read(KMSReadResponse)
+}
+
+public typealias NodeCompletion = (Result<NodeResponse, KMSError>) -> Void

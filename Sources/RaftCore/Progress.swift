@@ -1,0 +1,228 @@
+/// How the leader replicates to one follower.
+public enum ProgressState: UInt8, Sendable, CustomStringConvertible {
+    /// Unknown match: send one append per heartbeat and wait for the answer.
+    case probe = 0
+    /// Known match: stream appends optimistically, bounded by the inflights.
+    case replicate = 1
+    /// A snapshot is on its way; send nothing until it is reported.
+    case snapshot = 2
+
+    public var description: String {
+        switch self {
+        case .probe: "StateProbe"
+        case .replicate: "StateReplicate"
+        case .snapshot: "StateSnapshot"
+        }
+    }
+}
+
+/// The leader's view of one follower (Figure 2: nextIndex and matchIndex, plus flow control).
+/// Invariants: `match < next`; in snapshot state `pendingSnapshot > 0`.
+struct Progress {
+    /// Highest index known replicated on the follower.
+    var match: LogIndex
+    /// Next index to send.
+    var next: LogIndex
+    var state: ProgressState = .probe
+    /// Index of the snapshot in flight (snapshot state only).
+    var pendingSnapshot: LogIndex = .zero
+    /// Whether the follower has been heard from since the last check-quorum round.
+    var recentActive = false
+    /// In probe state: an append was sent and the next must wait for a heartbeat response.
+    var probeSent = false
+    /// In snapshot state: leader ticks since the snapshot was sent (retry bound).
+    var snapshotElapsedTicks = 0
+    var inflights: Inflights
+    var isLearner: Bool
+
+    init(next: LogIndex, maxInflightMsgs: Int, maxInflightBytes: Int, isLearner: Bool) {
+        precondition(next > .zero, "next index must be positive")
+        self.match = .zero
+        self.next = next
+        self.inflights = Inflights(maxCount: maxInflightMsgs, maxBytes: maxInflightBytes)
+        self.isLearner = isLearner
+    }
+
+    private mutating func resetState(_ newState: ProgressState) {
+        probeSent = false
+        snapshotElapsedTicks = 0
+        pendingSnapshot = .zero
+        state = newState
+        inflights.reset()
+    }
+
+    mutating func becomeProbe() {
+        if state == .snapshot {
+            let pending = pendingSnapshot
+            resetState(.probe)
+            next = max(match + 1, pending + 1)
+        } else {
+            resetState(.probe)
+            next = match + 1
+        }
+        precondition(match < next, "probe: match must be below next")
+    }
+
+    mutating func becomeReplicate() {
+        resetState(.replicate)
+        next = match + 1
+    }
+
+    mutating func becomeSnapshot(_ index: LogIndex) {
+        resetState(.snapshot)
+        pendingSnapshot = index
+        precondition(index > .zero, "snapshot index must be positive")
+    }
+
+    /// Records that entries up to `lastIndex` (of `bytes`) were just sent.
+    mutating func sentEntries(lastIndex: LogIndex, entryCount: Int, bytes: Int) {
+        switch state {
+        case .replicate:
+            if entryCount > 0 {
+                inflights.add(index: lastIndex, bytes: bytes)
+                next = lastIndex + 1
+            }
+        case .probe:
+            // One probe per round trip, empty or not: wait for its answer or a heartbeat.
+            probeSent = true
+        case .snapshot:
+            preconditionFailure("sending entries in snapshot state")
+        }
+    }
+
+    /// Handles an acknowledgement up to `index`; returns whether it taught us anything.
+    mutating func maybeUpdate(_ index: LogIndex) -> Bool {
+        var updated = false
+        if match < index {
+            match = index
+            updated = true
+            probeSent = false
+        }
+        next = max(next, index + 1)
+        precondition(match < next, "match must stay below next")
+        return updated
+    }
+
+    /// Handles a rejection of an append at `rejected` with the follower's hint `matchHint`.
+    /// Returns false when the rejection is stale.
+    mutating func maybeDecrTo(rejected: LogIndex, matchHint: LogIndex) -> Bool {
+        if state == .replicate {
+            // Stale if the rejected index is already below what we know matches.
+            if rejected <= match { return false }
+            next = match + 1
+            return true
+        }
+        // In probe state only the latest probe (next - 1) counts.
+        if next - 1 != rejected { return false }
+        next = max(min(rejected, matchHint + 1), match + 1)
+        probeSent = false
+        precondition(next > match, "backtracking passed match")
+        return true
+    }
+
+    /// Whether appends to this follower must wait.
+    var isPaused: Bool {
+        switch state {
+        case .probe: probeSent
+        case .replicate: inflights.isFull
+        case .snapshot: true
+        }
+    }
+}
+
+/// Everything the leader knows about its followers, and the vote tally while campaigning.
+/// Node ids are iterated in ascending order only (never Dictionary order).
+struct ProgressTracker {
+    private(set) var membership: Membership
+    private(set) var progress: [NodeID: Progress] = [:]
+    /// Votes received in the current election, by voter.
+    private(set) var votes: [NodeID: Bool] = [:]
+    let maxInflightMsgs: Int
+    let maxInflightBytes: Int
+
+    init(membership: Membership, maxInflightMsgs: Int, maxInflightBytes: Int) {
+        self.membership = Membership()
+        self.maxInflightMsgs = maxInflightMsgs
+        self.maxInflightBytes = maxInflightBytes
+        apply(membership, nextIndex: LogIndex(1))
+    }
+
+    /// Switches to a new configuration; new members start probing at `nextIndex`.
+    mutating func apply(_ newMembership: Membership, nextIndex: LogIndex) {
+        for id in membership.allNodes where !newMembership.allNodes.contains(id) {
+            progress[id] = nil
+        }
+        for id in newMembership.allNodes {
+            let learner = newMembership.isLearner(id)
+            if progress[id] == nil {
+                progress[id] = Progress(next: nextIndex, maxInflightMsgs: maxInflightMsgs,
+                                        maxInflightBytes: maxInflightBytes, isLearner: learner)
+            } else {
+                progress[id]!.isLearner = learner
+            }
+        }
+        membership = newMembership
+        precondition(progress.count == membership.allNodes.count, "progress out of sync with membership")
+    }
+
+    /// All members, voters then learners, each ascending.
+    var nodeIDs: [NodeID] { membership.allNodes }
+
+    subscript(id: NodeID) -> Progress? {
+        get { progress[id] }
+        set {
+            precondition(newValue != nil && progress[id] != nil, "progress entries change only via apply")
+            progress[id] = newValue
+        }
+    }
+
+    /// Resets every progress to probe at `next` (on becoming leader), except `selfID` which matches `selfMatch`.
+    mutating func resetAll(next: LogIndex, selfID: NodeID, selfMatch: LogIndex) {
+        for id in nodeIDs {
+            var p = Progress(next: next, maxInflightMsgs: maxInflightMsgs,
+                             maxInflightBytes: maxInflightBytes, isLearner: membership.isLearner(id))
+            if id == selfID {
+                p.match = selfMatch
+                p.next = max(next, selfMatch + 1)
+                p.becomeReplicate()
+            }
+            progress[id] = p
+        }
+    }
+
+    /// The highest index replicated on a quorum of voters.
+    func committedIndex() -> LogIndex {
+        Quorum.committedIndex(voters: membership.voters) { progress[$0]?.match }
+    }
+
+    mutating func resetVotes() { votes = [:] }
+
+    /// Records a vote; the first answer from a voter counts.
+    mutating func recordVote(from id: NodeID, granted: Bool) {
+        if votes[id] == nil { votes[id] = granted }
+    }
+
+    func voteResult() -> VoteResult { Quorum.voteResult(voters: membership.voters, votes: votes) }
+
+    /// Whether a quorum of voters (counting `selfID`) was recently active.
+    func quorumActive(selfID: NodeID) -> Bool {
+        var active: [NodeID: Bool] = [:]
+        for id in membership.voters { active[id] = id == selfID || (progress[id]?.recentActive ?? false) }
+        return Quorum.voteResult(voters: membership.voters, votes: active) == .won
+    }
+
+    /// Snapshots unanswered for `limitTicks` are presumed lost: probe again (which resends).
+    mutating func tickSnapshots(limitTicks: Int) {
+        for id in nodeIDs where progress[id]!.state == .snapshot {
+            progress[id]!.snapshotElapsedTicks += 1
+            if progress[id]!.snapshotElapsedTicks >= limitTicks {
+                progress[id]!.pendingSnapshot = .zero
+                progress[id]!.becomeProbe()
+            }
+        }
+    }
+
+    mutating func clearRecentActive(except selfID: NodeID) {
+        for id in nodeIDs { progress[id]!.recentActive = id == selfID }
+    }
+}
