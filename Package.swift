@@ -55,6 +55,13 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // The deterministic simulator: the real node code on simulated disk, network and time.
+        .target(
+            name: "Simulation",
+            dependencies: ["KeyraftNode", "RaftCore", "KMS", "KeyraftCrypto", "KeyraftCryptoDeterministic"],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "keyraft-sim", dependencies: ["Simulation"], swiftSettings: strict),
         .executableTarget(
             name: "keyraft-bench",
             dependencies: ["KeyraftCrypto", "KMS"],

@@ -26,10 +26,28 @@ public struct KMSError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public let code: Code
     public let message: String
+    private let namesMissingState: Bool
 
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
+        namesMissingState = false
+    }
+
+    /// True when the error says something is absent from this node's state — a key, an
+    /// alias, a key version — that a more recent state may hold. A node serving under its
+    /// read lease catches up with a ReadIndex round before it gives such an answer.
+    public var mayReflectStaleState: Bool { code == .notFound || namesMissingState }
+
+    /// A ciphertext names a key version this node does not hold.
+    static func missingKeyVersion() -> KMSError {
+        KMSError(.invalidCiphertext, "The ciphertext refers to a key version that does not exist.", namesMissingState: true)
+    }
+
+    private init(_ code: Code, _ message: String, namesMissingState: Bool) {
+        self.code = code
+        self.message = message
+        self.namesMissingState = namesMissingState
     }
 
     public var description: String { "\(code.rawValue): \(message)" }

@@ -95,7 +95,7 @@ public final class KMSService {
     func material(_ id: KeyID, _ version: KeyVersion) throws(KMSError) -> SecretBytes {
         let rootKey = try requireUnsealed()
         guard let records = state.versions[id], Int(version.rawValue) >= 1, Int(version.rawValue) <= records.count else {
-            throw KMSError(.invalidCiphertext, "The ciphertext refers to a key version that does not exist.")
+            throw .missingKeyVersion()
         }
         do {
             return try cache.material(id, records[Int(version.rawValue) - 1], rootKey: rootKey)

@@ -49,6 +49,8 @@ public final class KeyraftNode {
         let request: KMSReadRequest
         let principal: Principal
         let deadlineTick: UInt64
+        /// True when the read waits for a ReadIndex round rather than for the lease.
+        let needsReadIndex: Bool
         var batch: UInt64?
         let completion: NodeCompletion
     }
@@ -77,6 +79,8 @@ public final class KeyraftNode {
         var raftConfig = RaftConfig(id: config.id)
         raftConfig.electionTimeoutTicks = config.electionTimeoutTicks
         raftConfig.heartbeatTimeoutTicks = config.heartbeatTimeoutTicks
+        raftConfig.maxSizePerMsgBytes = config.maxSizePerMsgBytes
+        raftConfig.maxInflightMsgs = config.maxInflightMsgs
         raftConfig.appliedIndex = snapshot.metadata.index
         raftConfig.canaries = config.raftCanaries
         raft = RawNode(config: raftConfig, storage: storage, random: random)
@@ -193,14 +197,35 @@ public final class KeyraftNode {
     // MARK: Reads
 
     private func submitRead(_ read: KMSReadRequest, principal: Principal, completion: @escaping NodeCompletion) {
-        if case .lease = config.readConsistency, canServeUnderLease() {
-            completion(serve(read, principal: principal))
+        guard case .lease = config.readConsistency else {
+            enqueueRead(read, principal: principal, needsReadIndex: true, completion: completion)
             return
         }
+        if canServeUnderLease() {
+            serveUnderLease(read, principal: principal, completion: completion)
+        } else {
+            enqueueRead(read, principal: principal, needsReadIndex: false, completion: completion)
+            refreshLease()
+        }
+    }
+
+    private func enqueueRead(_ read: KMSReadRequest, principal: Principal, needsReadIndex: Bool,
+                             completion: @escaping NodeCompletion) {
         pendingReads.append(PendingRead(request: read, principal: principal,
                                         deadlineTick: ticks + UInt64(config.requestTimeoutTicks),
-                                        batch: nil, completion: completion))
-        if case .lease = config.readConsistency { refreshLease() }
+                                        needsReadIndex: needsReadIndex, batch: nil, completion: completion))
+    }
+
+    /// Serves from local state. If the answer is "not found" (a key, alias or key version
+    /// this node may simply not have applied yet), it first catches up with one ReadIndex
+    /// round, so a client never gets a final error that a fresher node would not give.
+    private func serveUnderLease(_ read: KMSReadRequest, principal: Principal, completion: @escaping NodeCompletion) {
+        let result = serve(read, principal: principal)
+        if case let .failure(error) = result, error.mayReflectStaleState {
+            enqueueRead(read, principal: principal, needsReadIndex: true, completion: completion)
+        } else {
+            completion(result)
+        }
     }
 
     private func canServeUnderLease() -> Bool {
@@ -219,10 +244,9 @@ public final class KeyraftNode {
         try? raft.readIndex(context: lease.beginRefresh(nowMs: clock.nowMs))
     }
 
-    /// Linearizable mode: one ReadIndex round for every read not yet in a batch.
+    /// One ReadIndex round for every read that needs one and is not yet in a batch.
     private func startReadBatch() {
-        guard case .linearizable = config.readConsistency,
-              pendingReads.contains(where: { $0.batch == nil }) else { return }
+        guard pendingReads.contains(where: { $0.needsReadIndex && $0.batch == nil }) else { return }
         let sequence = nextSequence
         nextSequence += 1
         do {
@@ -231,24 +255,27 @@ public final class KeyraftNode {
             return  // No leader known: the reads wait for the next attempt or their deadline.
         }
         readBatches.append((sequence, nil))
-        for i in pendingReads.indices where pendingReads[i].batch == nil { pendingReads[i].batch = sequence }
+        for i in pendingReads.indices where pendingReads[i].needsReadIndex && pendingReads[i].batch == nil {
+            pendingReads[i].batch = sequence
+        }
     }
 
     /// Serves every waiting read that is now safe to serve.
     private func serveReadyReads() {
         let applied = raft.status.applied
         let leaseValid = canServeUnderLease()
-        var waiting: [PendingRead] = []
-        for read in pendingReads {
-            var ready = false
-            switch config.readConsistency {
-            case .lease: ready = leaseValid
-            case .linearizable:
-                ready = readBatches.contains { $0.sequence == read.batch && $0.index.map { $0 <= applied } == true }
+        let current = pendingReads
+        pendingReads = []
+        for read in current {
+            if read.needsReadIndex {
+                let caughtUp = readBatches.contains { $0.sequence == read.batch && $0.index.map { $0 <= applied } == true }
+                if caughtUp { read.completion(serve(read.request, principal: read.principal)) } else { pendingReads.append(read) }
+            } else if leaseValid {
+                serveUnderLease(read.request, principal: read.principal, completion: read.completion)
+            } else {
+                pendingReads.append(read)
             }
-            if ready { read.completion(serve(read.request, principal: read.principal)) } else { waiting.append(read) }
         }
-        pendingReads = waiting
         readBatches.removeAll { batch in !pendingReads.contains { $0.batch == batch.sequence } && batch.index != nil }
     }
 
@@ -291,14 +318,18 @@ public final class KeyraftNode {
 
     /// Runs Ready rounds until the core has nothing more: persist, send, apply, advance.
     func drain() {
-        startReadBatch()
-        var rounds = 0
-        while !isHalted, raft.hasReady {
-            rounds += 1
-            precondition(rounds <= 10_000, "the Ready loop does not converge")
-            handle(raft.ready())
+        // Two passes: serving reads may send some back for a ReadIndex catch-up round.
+        for _ in 0..<2 {
+            startReadBatch()
+            var rounds = 0
+            while !isHalted, raft.hasReady {
+                rounds += 1
+                precondition(rounds <= 10_000, "the Ready loop does not converge")
+                handle(raft.ready())
+            }
+            guard !isHalted else { return }
+            serveReadyReads()
         }
-        serveReadyReads()
     }
 
     private func handle(_ ready: Ready) {
@@ -382,6 +413,12 @@ public final class KeyraftNode {
         } catch {
             halt("storage failed while saving a snapshot: \(error)")
         }
+    }
+
+    /// Stops the node: every waiting request fails with a retryable error (the process is
+    /// going away, like a closed connection), and nothing runs afterwards.
+    public func shutdown() {
+        if !isHalted { halt("shut down") }
     }
 
     private func halt(_ reason: String) {

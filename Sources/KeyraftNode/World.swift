@@ -55,6 +55,9 @@ public struct NodeConfig: Sendable {
     public var initialVoters: [NodeID]
     public var electionTimeoutTicks = 10
     public var heartbeatTimeoutTicks = 1
+    /// Raft flow control: largest append message, appends in flight per follower.
+    public var maxSizePerMsgBytes = 1 << 20
+    public var maxInflightMsgs = 256
     public var readConsistency = ReadConsistency.lease(maxStalenessMs: 5_000)
     /// How often the lease is refreshed with a ReadIndex round trip.
     public var leaseRefreshTicks = 2

@@ -1,0 +1,110 @@
+import KMS
+import KeyraftNode
+import RaftCore
+
+/// Why a run failed; each kind has its own exit code.
+public enum SimFailure: Error, CustomStringConvertible, Equatable {
+    case safety(String)
+    case liveness(String)
+
+    public var description: String {
+        switch self {
+        case let .safety(text): return "SAFETY VIOLATION: \(text)"
+        case let .liveness(text): return "LIVENESS FAILURE: \(text)"
+        }
+    }
+}
+
+/// Raft-level invariants, checked continuously as nodes apply entries and change roles.
+final class RaftChecker {
+    /// term → the one node that led it.
+    private var leaders: [UInt64: NodeID] = [:]
+    /// The committed log as first applied anywhere: index → (term, checksum).
+    private(set) var committed: [UInt64: (term: Term, sum: UInt64)] = [:]
+    private(set) var highestApplied: UInt64 = 0
+    /// Per node: the last index it applied, to check that it applies in order.
+    private var appliedBy: [UInt64: UInt64] = [:]
+    private(set) var failure: SimFailure?
+
+    func fail(_ text: String) {
+        if failure == nil { failure = .safety(text) }
+    }
+
+    /// Election safety: at most one leader per term.
+    func roleChanged(_ node: NodeID, _ soft: SoftState, term: Term) {
+        guard soft.role == .leader else { return }
+        if let other = leaders[term.rawValue], other != node {
+            fail("two leaders in term \(term): n\(other) and n\(node)")
+        }
+        leaders[term.rawValue] = node
+    }
+
+    /// State machine safety: every node applies the same entry at each index, in order.
+    func applied(_ node: NodeID, _ entry: Entry) {
+        let index = entry.index.rawValue
+        let previous = appliedBy[node.rawValue] ?? 0
+        // Forward jumps are snapshot installs; going back happens only through a restart.
+        if index <= previous { fail("n\(node) applied index \(index) again after \(previous)") }
+        appliedBy[node.rawValue] = index
+        let sum = checksum(entry)
+        if let known = committed[index] {
+            if known.term != entry.term || known.sum != sum {
+                fail("n\(node) applied a different entry at index \(index) (term \(entry.term), first seen term \(known.term)): a committed entry changed")
+            }
+        } else {
+            committed[index] = (entry.term, sum)
+            highestApplied = max(highestApplied, index)
+        }
+    }
+
+    /// A node's view restarted from a snapshot: it will apply from there.
+    func restarted(_ node: NodeID, from index: LogIndex) { appliedBy[node.rawValue] = index.rawValue }
+
+    /// Leader completeness: a new leader's log holds every entry applied anywhere.
+    func leaderCompleteness(_ node: NodeID, disk: SimDisk) {
+        let image = disk.live
+        let first = image.offset.rawValue + 1
+        guard first <= highestApplied else { return }
+        for index in first...highestApplied {
+            guard let known = committed[index] else { continue }
+            guard index <= image.lastIndex.rawValue else {
+                fail("leader n\(node) lacks committed entry \(index) (its log ends at \(image.lastIndex))")
+                return
+            }
+            let entry = image.log[Int(index - image.offset.rawValue)]
+            if entry.term != known.term {
+                fail("leader n\(node) holds term \(entry.term) at committed index \(index), committed was term \(known.term)")
+                return
+            }
+        }
+    }
+}
+
+/// KMS-level invariants across nodes.
+enum KMSChecks {
+    /// Every node at the same applied index holds byte-identical state; versions are dense
+    /// from 1 (rotations only add); deleted keys are gone, material included.
+    static func convergence(_ machines: [SimMachine], deletedKeys: Set<KeyID>) -> SimFailure? {
+        let live = machines.compactMap { m in m.node.map { (m.id, $0) } }.filter { !$0.1.isHalted }
+        guard let reference = live.max(by: { $0.1.appliedIndex < $1.1.appliedIndex }) else { return nil }
+        let snapshot = reference.1.kms.snapshot()
+        for (id, node) in live {
+            if node.appliedIndex != reference.1.appliedIndex {
+                return .liveness("n\(id) applied \(node.appliedIndex), n\(reference.0) applied \(reference.1.appliedIndex): not converged")
+            }
+            if node.kms.snapshot() != snapshot {
+                return .safety("n\(id) and n\(reference.0) hold different KMS state at applied index \(node.appliedIndex)")
+            }
+            for (key, versions) in node.kms.state.versions.sorted(by: { $0.key < $1.key }) {
+                let numbers = versions.map(\.version.rawValue)
+                if numbers != Array(1...UInt32(max(1, numbers.count))) || numbers.isEmpty {
+                    return .safety("n\(id) key \(key) holds versions \(numbers): an older version was lost")
+                }
+            }
+            for key in deletedKeys.sorted() where node.kms.state.keys[key] != nil || node.kms.hasCachedMaterial(key) {
+                return .safety("n\(id) still holds deleted key \(key) or its material")
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,82 @@
+/// A min-heap of timed events. Ties are broken by insertion order, so the run is a
+/// function of the seed alone.
+struct EventQueue<Event> {
+    private var heap: [(time: Int64, sequence: UInt64, event: Event)] = []
+    private var nextSequence: UInt64 = 0
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    var count: Int { heap.count }
+    var isEmpty: Bool { heap.isEmpty }
+    var nextTime: Int64? { heap.first?.time }
+
+    /// Schedules `event`; returns false (dropping it) when the queue is full.
+    @discardableResult
+    mutating func push(_ event: Event, at time: Int64) -> Bool {
+        guard heap.count < capacity else { return false }
+        heap.append((time, nextSequence, event))
+        nextSequence += 1
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard less(child, parent) else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+        return true
+    }
+
+    mutating func pop() -> (time: Int64, event: Event)? {
+        guard !heap.isEmpty else { return nil }
+        heap.swapAt(0, heap.count - 1)
+        let top = heap.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < heap.count, less(left, smallest) { smallest = left }
+            if right < heap.count, less(right, smallest) { smallest = right }
+            if smallest == parent { break }
+            heap.swapAt(parent, smallest)
+            parent = smallest
+        }
+        return (top.time, top.event)
+    }
+
+    private func less(_ a: Int, _ b: Int) -> Bool {
+        (heap[a].time, heap[a].sequence) < (heap[b].time, heap[b].sequence)
+    }
+}
+
+/// FNV-1a over every traced event: two runs with the same seed print the same hash.
+struct TraceHasher {
+    private(set) var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    private(set) var events = 0
+
+    mutating func add(_ text: String) {
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        hash ^= 0x0A
+        hash = hash &* 0x0000_0100_0000_01B3
+        events += 1
+    }
+
+    mutating func add(_ values: UInt64...) {
+        for value in values {
+            for shift in stride(from: 0, to: 64, by: 8) {
+                hash ^= (value >> UInt64(shift)) & 0xFF
+                hash = hash &* 0x0000_0100_0000_01B3
+            }
+        }
+        events += 1
+    }
+
+    var hex: String {
+        let digits = Array("0123456789abcdef")
+        return String((0..<16).map { digits[Int((hash >> UInt64(60 - 4 * $0)) & 0xF)] })
+    }
+}
