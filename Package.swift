@@ -55,10 +55,12 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Porcupine-style linearizability checking (standard library only).
+        .target(name: "Linearizability", swiftSettings: strict),
         // The deterministic simulator: the real node code on simulated disk, network and time.
         .target(
             name: "Simulation",
-            dependencies: ["KeyraftNode", "RaftCore", "KMS", "KeyraftCrypto", "KeyraftCryptoDeterministic"],
+            dependencies: ["KeyraftNode", "RaftCore", "KMS", "KeyraftCrypto", "KeyraftCryptoDeterministic", "Linearizability"],
             swiftSettings: strict
         ),
         .executableTarget(name: "keyraft-sim", dependencies: ["Simulation"], swiftSettings: strict),
@@ -79,6 +81,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: strict),
+        .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"], swiftSettings: strict),
         .testTarget(name: "KMSWireTests", dependencies: ["KMSWire"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
