@@ -147,6 +147,16 @@ public final class KeyraftNode {
         drain()
     }
 
+    // MARK: Membership
+
+    /// Proposes adding, promoting or removing a node (leader only; one change at a time).
+    /// The change takes effect on each node when its entry is applied.
+    public func proposeMembershipChange(_ change: MembershipChange) throws(RaftError) {
+        precondition(!isHalted, "membership change on a stopped node")
+        try raft.proposeMembershipChange(change)
+        drain()
+    }
+
     // MARK: Writes
 
     private func submitWrite(_ write: KMSWriteRequest, principal: Principal, completion: @escaping NodeCompletion) {

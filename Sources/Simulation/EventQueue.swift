@@ -54,8 +54,11 @@ struct EventQueue<Event> {
 struct TraceHasher {
     private(set) var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     private(set) var events = 0
+    /// When set (`keyraft-sim --trace`), every textual event is printed with its time.
+    var printer: ((String) -> Void)?
 
     mutating func add(_ text: String) {
+        printer?(text)
         for byte in text.utf8 {
             hash ^= UInt64(byte)
             hash = hash &* 0x0000_0100_0000_01B3

@@ -4,7 +4,7 @@ import RaftCore
 /// Fault injection: what can go wrong during the fault phase, drawn from the seed.
 extension SimWorld {
     enum FaultKind: CaseIterable {
-        case crash, crashLeader, rollingRestart, tornWrite, partition, isolateLeader, oneWayCut, pause, diskLatency, majorityCrash, corruption, clockJumpDays
+        case crash, crashLeader, crashLeaderWithTail, rollingRestart, tornWrite, partition, isolateLeader, oneWayCut, pause, diskLatency, majorityCrash, corruption, clockJumpDays
     }
 
     func weight(_ kind: FaultKind) -> Int {
@@ -12,6 +12,7 @@ extension SimWorld {
         switch kind {
         case .crash: return p.crashWeight
         case .crashLeader: return p.crashLeaderWeight
+        case .crashLeaderWithTail: return p.crashLeaderWithTailWeight
         case .rollingRestart: return p.rollingRestartWeight
         case .tornWrite: return p.tornWriteWeight
         case .partition: return p.partitionWeight
@@ -48,6 +49,22 @@ extension SimWorld {
             schedule(.restart(victim.id), in: duration)
         case .crashLeader:
             guard let leader else { return }
+            crash(leader)
+            schedule(.restart(leader.id), in: duration)
+        case .crashLeaderWithTail:
+            // The Figure 8 adversary: kill a leader while part of its log is uncommitted, so
+            // different terms' tails pile up on different minorities.
+            guard let leader, let node = leader.node else { return }
+            let status = node.status
+            guard status.lastIndex > status.hardState.commit else { return }
+            crash(leader)
+            schedule(.restart(leader.id), in: duration)
+        case .crashLeaderWithTail:
+            // The Figure 8 adversary: kill a leader while part of its log is uncommitted, so
+            // different terms' tails pile up on different minorities.
+            guard let leader, let node = leader.node else { return }
+            let status = node.status
+            guard status.lastIndex > status.hardState.commit else { return }
             crash(leader)
             schedule(.restart(leader.id), in: duration)
         case .rollingRestart:
@@ -98,7 +115,7 @@ extension SimWorld {
             victim.busyUntilMs = max(victim.busyUntilMs, nowMs + min(duration, 2_000))
             trace.add("disk-latency n\(victim.id) until \(victim.busyUntilMs)")
         case .majorityCrash:
-            let majority = shuffledIDs().prefix(parameters.nodeCount / 2 + 1)
+            let majority = shuffledIDs().prefix(machines.count / 2 + 1)
             for id in majority where machine(id).node != nil {
                 crash(machine(id))
                 schedule(.restart(id), in: duration)
@@ -107,7 +124,9 @@ extension SimWorld {
             // At most a minority may be lost for good, or the cluster could never recover.
             let corrupted = machines.filter(\.diskCorrupted).count
             guard corrupted + 1 <= (parameters.nodeCount - 1) / 2 else { return }
-            let victim = random.pick(machines.filter { !$0.diskCorrupted })
+            // The joiner may not be a voter yet: only machines that started can be damaged.
+            let candidates = machines.filter { !$0.diskCorrupted && $0.id != joinerID }
+            let victim = random.pick(candidates)
             guard let index = victim.disk.corruptRandomEntry() else { return }
             victim.diskCorrupted = true
             trace.add("corrupt n\(victim.id) entry \(index)")
@@ -127,7 +146,8 @@ extension SimWorld {
             machine.paused = false
             machine.busyUntilMs = min(machine.busyUntilMs, nowMs)
             machine.disk.crashDuringNextSync = false
-            if machine.node == nil || machine.node?.isHalted == true, machine.refusedReason == nil {
+            let joinerWaiting = machine.id == joinerID && machine.incarnation == 0
+            if !joinerWaiting, machine.node == nil || machine.node?.isHalted == true, machine.refusedReason == nil {
                 if machine.node != nil { crash(machine) }
                 start(machine)
             }
@@ -136,7 +156,7 @@ extension SimWorld {
     }
 
     private func shuffledIDs() -> [NodeID] {
-        var ids = voters
+        var ids = machines.filter { $0.node != nil || $0.id != joinerID }.map(\.id)
         for i in stride(from: ids.count - 1, to: 0, by: -1) { ids.swapAt(i, random.int(0...i)) }
         return ids
     }

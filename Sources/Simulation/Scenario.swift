@@ -66,6 +66,7 @@ extension SimParameters {
         case "spike_p": guard let double, (0...1).contains(double) else { return false }; latencySpikeProbability = double
         case "clock_drift_max": guard let double, (0...0.2).contains(double) else { return false }; clockDriftMax = double
         case "snapshot_every": guard let int, int > 0 else { return false }; snapshotEveryEntries = int
+        case "add_learner_at_ms": guard let int64, int64 >= 0 else { return false }; addLearnerAtMs = int64
         case "max_msg_bytes": guard let int, int >= 256 else { return false }; maxSizePerMsgBytes = int
         case "max_inflight_msgs": guard let int, int >= 1 else { return false }; maxInflightMsgs = int
         case "request_timeout_ticks": guard let int, int > 0 else { return false }; requestTimeoutTicks = int
@@ -74,6 +75,7 @@ extension SimParameters {
             switch key {
             case "crash_weight": crashWeight = int
             case "crash_leader_weight": crashLeaderWeight = int
+            case "crash_leader_with_tail_weight": crashLeaderWithTailWeight = int
             case "rolling_restart_weight": rollingRestartWeight = int
             case "torn_write_weight": tornWriteWeight = int
             case "partition_weight": partitionWeight = int

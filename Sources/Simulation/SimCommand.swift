@@ -11,12 +11,13 @@ public enum SimCommand {
 
     public static let usage = """
         usage: keyraft-sim [--seed S | --seeds A-B] [--scenario FILE] [--canary NAME] [--nodes N]
-                           [--fault-phase-ms MS] [--quiet]
+                           [--fault-phase-ms MS] [--quiet] [--trace]
                keyraft-sim --list-canaries
           --seed S         run one seed (default 1); prints the parameters first, `trace <hash>` last
           --seeds A-B      swarm: each seed draws its own fault mix; stops at the first failure
           --scenario FILE  take the workload and fault mix from a scenario file (Simulations/)
           --canary NAME    switch on a deliberate bug; the run must then fail
+          --trace          print every traced event (roles, faults, client outcomes) with its time
         exit status: 0 ok, 2 usage, 3 safety violation, 4 liveness failure, 5 crash
         """
 
@@ -32,6 +33,7 @@ public enum SimCommand {
         var nodes: Int?
         var faultPhaseMs: Int64?
         var quiet = false
+        var printTrace = false
         var rest = arguments[...]
         while let flag = rest.popFirst() {
             switch flag {
@@ -63,6 +65,7 @@ public enum SimCommand {
                 guard let value = rest.popFirst().flatMap({ Int64($0) }), value > 0 else { return usageError("--fault-phase-ms needs a number") }
                 faultPhaseMs = value
             case "--quiet": quiet = true
+            case "--trace": printTrace = true
             default: return usageError("unknown argument \(flag)")
             }
         }
@@ -76,7 +79,7 @@ public enum SimCommand {
             crashSeed = seed
             let single = seeds.count == 1
             if single || !quiet { print(parameters.description) }
-            let result = Simulator(parameters: parameters).run()
+            let result = Simulator(parameters: parameters, printTrace: printTrace).run()
             ran += 1
             if single || !quiet || result.failure != nil {
                 print("simulated_ms \(result.simulatedMs) events \(result.events) requests \(result.requestsCompleted) history_ops \(result.historyOps) linearizability \(result.linearizability)")

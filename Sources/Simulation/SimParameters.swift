@@ -22,6 +22,7 @@ public struct SimParameters: Sendable, CustomStringConvertible {
     public var faultIntervalMs: ClosedRange<Int64> = 500...4_000
     public var crashWeight = 0
     public var crashLeaderWeight = 0
+    public var crashLeaderWithTailWeight = 0
     public var rollingRestartWeight = 0
     public var tornWriteWeight = 0
     public var partitionWeight = 0
@@ -55,7 +56,7 @@ public struct SimParameters: Sendable, CustomStringConvertible {
             "clients \(clients) think_ms \(clientThinkMs.lowerBound)-\(clientThinkMs.upperBound) reads \(linearizableReads ? "linearizable" : "lease") max_staleness_ms \(maxStalenessMs)",
             "latency_ms \(latencyMs.lowerBound)-\(latencyMs.upperBound) spike_p \(latencySpikeProbability) spike_ms \(latencySpikeMs.lowerBound)-\(latencySpikeMs.upperBound) loss_p \(lossProbability) dup_p \(duplicateProbability)",
             "fault_interval_ms \(faultIntervalMs.lowerBound)-\(faultIntervalMs.upperBound) fault_duration_ms \(faultDurationMs.lowerBound)-\(faultDurationMs.upperBound) clock_drift_max \(clockDriftMax)",
-            "weights crash \(crashWeight) crash_leader \(crashLeaderWeight) rolling_restart \(rollingRestartWeight) torn_write \(tornWriteWeight) partition \(partitionWeight) isolate_leader \(isolateLeaderWeight) one_way_cut \(oneWayCutWeight) pause \(pauseWeight) disk_latency \(diskLatencyWeight) majority_crash \(majorityCrashWeight) corruption \(corruptionWeight) clock_jump_days \(clockJumpDaysWeight)",
+            "weights crash \(crashWeight) crash_leader \(crashLeaderWeight) crash_leader_with_tail \(crashLeaderWithTailWeight) rolling_restart \(rollingRestartWeight) torn_write \(tornWriteWeight) partition \(partitionWeight) isolate_leader \(isolateLeaderWeight) one_way_cut \(oneWayCutWeight) pause \(pauseWeight) disk_latency \(diskLatencyWeight) majority_crash \(majorityCrashWeight) corruption \(corruptionWeight) clock_jump_days \(clockJumpDaysWeight)",
             "snapshot_every \(snapshotEveryEntries) max_msg_bytes \(maxSizePerMsgBytes) max_inflight_msgs \(maxInflightMsgs) request_timeout_ticks \(requestTimeoutTicks) add_learner_at_ms \(addLearnerAtMs.map(String.init) ?? "none")",
         ]
         lines.append("canaries \(canaries.isEmpty ? "none" : canaries.joined(separator: ","))")

@@ -98,6 +98,10 @@ final class SimWorld {
     func machine(_ id: NodeID) -> SimMachine { machines[Int(id.rawValue) - 1] }
 
     var voters: [NodeID] { (1...UInt64(parameters.nodeCount)).map(NodeID.init) }
+    /// The machine that joins during the run, if the parameters ask for one.
+    var joinerID: NodeID? { parameters.addLearnerAtMs == nil ? nil : NodeID(UInt64(parameters.nodeCount + 1)) }
+    /// Every machine's id, the joiner's included.
+    var machineIDs: [NodeID] { voters + (joinerID.map { [$0] } ?? []) }
 
     // MARK: Time
 
@@ -136,10 +140,14 @@ final class SimWorld {
 
     func buildMachines() {
         let voters = self.voters
-        for id in voters {
+        for id in machineIDs {
             let drift = parameters.clockDriftMax
             let rate = drift > 0 ? 1 + Double(random.int(-1000...1000)) / 1000 * drift : 1
             let clock = SimClock(world: self, rate: rate, offsetMs: 1_780_000_000_000 + random.int64(0...5_000))
+            // The joiner starts, like every node, from the cluster's bootstrap configuration
+            // (without itself): replaying the log or installing a snapshot brings it up to
+            // date. A joiner started with no configuration would count only itself as a
+            // quorum once promoted (the simulator found that split brain; seed 2).
             let disk = SimDisk(membership: Membership(voters: voters), random: random.fork())
             machines.append(SimMachine(id: id, disk: disk, clock: clock, endpoint: SimEndpoint(world: self, id: id)))
         }

@@ -28,8 +28,11 @@ public final class Simulator {
     private var livenessPhase = false
     static let eventsMax = 50_000_000
 
-    public init(parameters: SimParameters) {
+    public init(parameters: SimParameters, printTrace: Bool = false) {
         world = SimWorld(parameters: parameters)
+        if printTrace {
+            world.trace.printer = { [unowned world] text in print("\(world.nowMs) \(text)") }
+        }
         workload = KMSWorkload(world: world, random: world.random.fork())
         world.buildMachines()
         world.onNodeStarted = { [unowned self] machine in self.observe(machine) }
@@ -37,9 +40,10 @@ public final class Simulator {
 
     public func run() -> SimResult {
         let p = world.parameters
-        for machine in world.machines { world.start(machine) }
+        for machine in world.machines where machine.id != world.joinerID { world.start(machine) }
         for client in 0..<p.clients { world.schedule(.client(client), in: 200 + Int64(client) * 7) }
         world.schedule(.fault, in: world.random.int64(p.faultIntervalMs))
+        if let at = p.addLearnerAtMs { world.schedule(.addLearner, in: at) }
         var failure = runUntil(p.faultPhaseMs)
         if failure == nil { failure = livenessAndConvergence() }
         var linearizability = "not checked"
@@ -87,6 +91,11 @@ public final class Simulator {
         }
         guard workload.pendingCount == 0 else {
             return .liveness("\(workload.pendingCount) client requests still pending at the end of the liveness budget (leader n\(leader.id)): \(workload.pendingSummary()); \(clusterSummary())")
+        }
+        if let joiner = world.joinerID {
+            guard leader.node!.status.membership.isVoter(joiner), world.machine(joiner).isUp else {
+                return .liveness("n\(joiner) joined but was never promoted to a running voter; \(clusterSummary())")
+            }
         }
         // Let the last commits reach every node, then compare.
         _ = runUntil(world.nowMs + 3_000)
@@ -152,8 +161,36 @@ public final class Simulator {
             world.machine(id).paused = false
             world.trace.add("resume n\(id)")
         case .addLearner:
-            break
+            joinStep()
         }
+    }
+
+    /// Membership change during the run: the joiner is added as a learner, started, then
+    /// promoted to voter once the leader accepts the promotion (it refuses until the
+    /// learner has caught up). Retried every 500 ms while there is no leader.
+    private func joinStep() {
+        guard let joiner = world.joinerID else { return }
+        let machine = world.machine(joiner)
+        guard let leader = world.leader?.node else {
+            world.schedule(.addLearner, in: 500)
+            return
+        }
+        let membership = leader.status.membership
+        do {
+            if !membership.isLearner(joiner), !membership.isVoter(joiner) {
+                try leader.proposeMembershipChange(MembershipChange(.addLearner, node: joiner))
+                world.trace.add("propose add-learner n\(joiner)")
+            } else if membership.isLearner(joiner) {
+                try leader.proposeMembershipChange(MembershipChange(.addVoter, node: joiner))
+                world.trace.add("propose promote n\(joiner)")
+            } else {
+                return  // a voter: done
+            }
+        } catch {
+            world.trace.add("membership change refused: \(error)")
+        }
+        if machine.incarnation == 0 { world.start(machine) }
+        world.schedule(.addLearner, in: 500)
     }
 
     private func messageTag(_ message: PeerMessage) -> UInt64 {
