@@ -76,6 +76,7 @@ public final class KeyraftNode {
             }
         }
         lastSnapshotIndex = snapshot.metadata.index
+        appliedIndex = snapshot.metadata.index
         var raftConfig = RaftConfig(id: config.id)
         raftConfig.electionTimeoutTicks = config.electionTimeoutTicks
         raftConfig.heartbeatTimeoutTicks = config.heartbeatTimeoutTicks
@@ -93,7 +94,8 @@ public final class KeyraftNode {
 
     public var isHalted: Bool { haltReason != nil }
     public var status: RaftStatus { raft.status }
-    public var appliedIndex: LogIndex { raft.status.applied }
+    /// The last index applied to the KMS state (kept here: `raft.status` builds a whole report).
+    public private(set) var appliedIndex: LogIndex
     public func leaseIsValid() -> Bool { lease.isValid(nowMs: clock.nowMs) }
 
     // MARK: Events
@@ -272,7 +274,7 @@ public final class KeyraftNode {
 
     /// Serves every waiting read that is now safe to serve.
     private func serveReadyReads() {
-        let applied = raft.status.applied
+        let applied = appliedIndex
         let leaseValid = canServeUnderLease()
         let current = pendingReads
         pendingReads = []
@@ -359,11 +361,14 @@ public final class KeyraftNode {
                 return
             }
             lastSnapshotIndex = snapshot.metadata.index
+            appliedIndex = max(appliedIndex, snapshot.metadata.index)
         }
         for entry in ready.committedEntries { apply(entry) }
+        if let last = ready.committedEntries.last { appliedIndex = max(appliedIndex, last.index) }
         for state in ready.readStates { readIndexAnswered(state) }
         raft.advance(ready)
-        lease.applied(upTo: raft.status.applied)
+        assert(appliedIndex == raft.status.applied, "the driver's applied index matches the core's")
+        lease.applied(upTo: appliedIndex)
         maybeSnapshot()
     }
 
@@ -410,7 +415,7 @@ public final class KeyraftNode {
     }
 
     private func maybeSnapshot() {
-        let applied = raft.status.applied
+        let applied = appliedIndex
         guard applied.rawValue >= lastSnapshotIndex.rawValue + UInt64(config.snapshotEveryEntries) else { return }
         let keep = UInt64(config.entriesKeptAfterSnapshot)
         let compactTo = applied.rawValue > keep ? LogIndex(applied.rawValue - keep) : LogIndex.zero

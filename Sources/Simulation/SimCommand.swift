@@ -11,12 +11,13 @@ public enum SimCommand {
 
     public static let usage = """
         usage: keyraft-sim [--seed S | --seeds A-B] [--scenario FILE] [--canary NAME] [--nodes N]
-                           [--fault-phase-ms MS] [--quiet] [--trace]
+                           [--fault-phase-ms MS] [--quiet] [--trace] [--speed]
                keyraft-sim --list-canaries
           --seed S         run one seed (default 1); prints the parameters first, `trace <hash>` last
           --seeds A-B      swarm: each seed draws its own fault mix; stops at the first failure
           --scenario FILE  take the workload and fault mix from a scenario file (Simulations/)
           --canary NAME    switch on a deliberate bug; the run must then fail
+          --speed          print simulated seconds per wall-clock second
           --trace          print every traced event (roles, faults, client outcomes) with its time
         exit status: 0 ok, 2 usage, 3 safety violation, 4 liveness failure, 5 crash
         """
@@ -34,6 +35,7 @@ public enum SimCommand {
         var faultPhaseMs: Int64?
         var quiet = false
         var printTrace = false
+        var speed = false
         var rest = arguments[...]
         while let flag = rest.popFirst() {
             switch flag {
@@ -66,6 +68,7 @@ public enum SimCommand {
                 faultPhaseMs = value
             case "--quiet": quiet = true
             case "--trace": printTrace = true
+            case "--speed": speed = true
             default: return usageError("unknown argument \(flag)")
             }
         }
@@ -79,7 +82,15 @@ public enum SimCommand {
             crashSeed = seed
             let single = seeds.count == 1
             if single || !quiet { print(parameters.description) }
+            // Wall time is measured outside the run and never enters it.
+            let started = ContinuousClock.now
             let result = Simulator(parameters: parameters, printTrace: printTrace).run()
+            let wall = ContinuousClock.now - started
+            if speed {
+                let wallSeconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+                let simulatedSeconds = Double(result.simulatedMs) / 1000
+                print("speed simulated_s \(simulatedSeconds) wall_s \(String(format: "%.3f", wallSeconds)) ratio \(Int(simulatedSeconds / wallSeconds))x events_per_s \(Int(Double(result.events) / wallSeconds))")
+            }
             ran += 1
             if single || !quiet || result.failure != nil {
                 print("simulated_ms \(result.simulatedMs) events \(result.events) requests \(result.requestsCompleted) history_ops \(result.historyOps) linearizability \(result.linearizability)")

@@ -40,6 +40,13 @@ struct DiskImage: Equatable {
         checksums = [0]
     }
 
+    /// Drops entries from `index` on (a crash losing an unsynced tail).
+    mutating func truncate(from index: LogIndex) {
+        precondition(index > offset && index <= lastIndex)
+        log.removeSubrange(position(index)...)
+        checksums.removeSubrange(position(index)...)
+    }
+
     mutating func compact(upTo index: LogIndex) {
         guard index > offset else { return }
         precondition(index <= lastIndex && index <= snapshot.metadata.index, "compacting what no snapshot covers")
@@ -73,47 +80,56 @@ func checksum(_ entry: Entry) -> UInt64 {
 }
 
 /// A simulated disk. Writes land in `live` (what the process sees, like the page cache);
-/// only a sync makes them `durable`. A crash keeps `durable` and loses the rest.
+/// only a sync makes them durable, and a crash keeps only what was synced.
+///
+/// To avoid copying the log on every write, durability is tracked as a watermark rather
+/// than a second image: entries and snapshots are synced with every write that carries
+/// them (the node asks for a sync whenever it persists entries), so what a crash can lose
+/// is the unsynced hard state and, on a torn write, the tail of the batch being written.
 final class SimDisk: NodeStorage {
     private(set) var live: DiskImage
-    private(set) var durable: DiskImage
+    /// The hard state as of the last sync.
+    private var durableHardState = HardState()
+    /// Entries from this index on were written without a sync (lost on a crash).
+    private var unsyncedFrom: LogIndex?
     /// Set by the fault injector: the next synced write is torn and the process dies.
     var crashDuringNextSync = false
-    /// Simulated time the last write took, for latency spikes.
-    var lastWriteLatencyMs: Int64 = 0
-    var writeLatencyMs: Int64 = 0
     private let random: SimRandom
 
     init(membership: Membership, random: SimRandom) {
         live = DiskImage(membership: membership)
-        durable = live
         self.random = random
     }
 
     // MARK: Crash and restart
 
     /// The process died: everything not synced is gone.
-    func crash() { live = durable }
+    func crash() {
+        if let from = unsyncedFrom, from <= live.lastIndex, from > live.offset { live.truncate(from: from) }
+        unsyncedFrom = nil
+        live.hardState = durableHardState
+        // A hard state may not point past the log that survived.
+        if live.hardState.commit > live.lastIndex { live.hardState.commit = live.lastIndex }
+    }
 
     /// Checks every record before a restart. Corrupted data is refused, never used.
     func verifyForRestart() -> String? {
-        if let index = durable.firstCorruptEntry() { return "log entry \(index) failed its checksum" }
+        if let index = live.firstCorruptEntry() { return "log entry \(index) failed its checksum" }
         return nil
     }
 
     /// Fault: flip one bit of one durable entry (a bad sector).
     func corruptRandomEntry() -> LogIndex? {
-        guard durable.log.count > 1 else { return nil }
-        let position = 1 + Int(random.below(UInt64(durable.log.count - 1)))
-        var entry = durable.log[position]
+        guard live.log.count > 1 else { return nil }
+        let position = 1 + Int(random.below(UInt64(live.log.count - 1)))
+        var entry = live.log[position]
         if entry.data.isEmpty {
             entry.term = Term(entry.term.rawValue ^ 1)
         } else {
             let bit = Int(random.below(UInt64(entry.data.count * 8)))
             entry.data[bit / 8] ^= 1 << UInt8(bit % 8)
         }
-        durable.log[position] = entry
-        live = durable
+        live.log[position] = entry
         return entry.index
     }
 
@@ -121,28 +137,31 @@ final class SimDisk: NodeStorage {
 
     func persist(hardState: HardState?, entries: [Entry], snapshot: Snapshot?, sync: Bool) throws(StorageError) {
         if let snapshot { live.install(snapshot) }
-        live.append(entries)
-        if let hardState { live.hardState = hardState }
-        lastWriteLatencyMs = writeLatencyMs
-        guard sync else { return }
-        if crashDuringNextSync {
+        if sync, crashDuringNextSync {
             crashDuringNextSync = false
-            // A torn write: a random prefix of the new entries reached the platter.
-            var torn = durable
-            if let snapshot { torn.install(snapshot) }
+            // A torn write: a random prefix of the new entries reached the platter, the
+            // hard state did not, and the process dies.
             let kept = Int(random.below(UInt64(entries.count + 1)))
-            torn.append(Array(entries.prefix(kept)))
-            durable = torn
+            live.append(Array(entries.prefix(kept)))
             throw .ioFailure("simulated crash during fsync")
         }
-        durable = live
+        if !sync, let first = entries.first, unsyncedFrom.map({ first.index < $0 }) ?? true {
+            unsyncedFrom = first.index
+        }
+        live.append(entries)
+        if let hardState { live.hardState = hardState }
+        if sync {
+            durableHardState = live.hardState
+            unsyncedFrom = nil
+        }
     }
 
     func saveSnapshot(_ snapshot: Snapshot, compactUpTo: LogIndex) throws(StorageError) {
         precondition(snapshot.metadata.index <= live.lastIndex, "snapshot beyond the log")
         live.snapshot = snapshot
         live.compact(upTo: min(compactUpTo, snapshot.metadata.index))
-        durable = live
+        durableHardState = live.hardState
+        unsyncedFrom = nil
     }
 
     func initialState() throws(StorageError) -> RaftInitialState {
