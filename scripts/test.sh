@@ -47,4 +47,8 @@ swift test --skip-build 2>&1 | tee .build/test-output.txt
 # swift test exits non-zero on failure (pipefail); this also refuses a run that executed nothing.
 grep -qE 'Test run with [1-9][0-9]* tests? .* passed' .build/test-output.txt
 
+step "simulator (release): swarm seeds, scenarios, canaries, same-seed-same-trace"
+swift build -c release --product keyraft-sim
+./scripts/sim-check.sh .build/release/keyraft-sim
+
 step "all tests passed"
