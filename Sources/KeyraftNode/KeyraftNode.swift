@@ -38,6 +38,8 @@ public final class KeyraftNode {
     /// Observers for the simulator's checkers and for metrics; never change behaviour.
     public var onApply: ((Entry) -> Void)?
     public var onRoleChange: ((SoftState) -> Void)?
+    /// Called with each hard state the node persists, before it is persisted.
+    public var onHardState: ((HardState) -> Void)?
 
     struct PendingRequest {
         let request: NodeRequest
@@ -346,6 +348,7 @@ public final class KeyraftNode {
 
     private func handle(_ ready: Ready) {
         if let soft = ready.softState { becomeRole(soft) }
+        if let hardState = ready.hardState { onHardState?(hardState) }
         sendAll(ready.messages)
         do {
             try storage.persist(hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot,

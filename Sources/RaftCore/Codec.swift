@@ -113,8 +113,13 @@ struct CodecWriter {
     var bytes: [UInt8] = []
 
     mutating func u8(_ v: UInt8) { bytes.append(v) }
-    mutating func u32(_ v: UInt32) { for s in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt32(s))) } }
-    mutating func u64(_ v: UInt64) { for s in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt64(s))) } }
+    mutating func u32(_ v: UInt32) {
+        for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt32(shift))) }
+    }
+
+    mutating func u64(_ v: UInt64) {
+        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt64(shift))) }
+    }
     mutating func bool(_ v: Bool) { u8(v ? 1 : 0) }
 
     mutating func blob(_ v: [UInt8], max: Int) {
@@ -146,6 +151,7 @@ struct CodecWriter {
         u64(m.index.rawValue)
         u64(m.term.rawValue)
         nodeList(m.membership.voters)
+        nodeList(m.membership.outgoingVoters)
         nodeList(m.membership.learners)
     }
 
@@ -266,9 +272,13 @@ struct CodecReader {
         let index = LogIndex(try u64())
         let term = Term(try u64())
         let voters = try nodeList("membership.voters")
+        let outgoing = try nodeList("membership.outgoingVoters")
         let learners = try nodeList("membership.learners")
-        guard Set(voters).isDisjoint(with: learners) else { throw .invalidValue(field: "membership.overlap") }
-        return SnapshotMetadata(index: index, term: term, membership: Membership(voters: voters, learners: learners))
+        guard Set(voters).isDisjoint(with: learners), Set(outgoing).isDisjoint(with: learners) else {
+            throw .invalidValue(field: "membership.overlap")
+        }
+        let membership = Membership(voters: voters, learners: learners, outgoingVoters: outgoing)
+        return SnapshotMetadata(index: index, term: term, membership: membership)
     }
 
     mutating func snapshot() throws(RaftCodecError) -> Snapshot {

@@ -192,7 +192,7 @@ struct ProgressTracker {
 
     /// The highest index replicated on a quorum of voters.
     func committedIndex() -> LogIndex {
-        Quorum.committedIndex(voters: membership.voters) { progress[$0]?.match }
+        Quorum.committedIndex(membership) { progress[$0]?.match }
     }
 
     mutating func resetVotes() { votes = [:] }
@@ -202,24 +202,29 @@ struct ProgressTracker {
         if votes[id] == nil { votes[id] = granted }
     }
 
-    func voteResult() -> VoteResult { Quorum.voteResult(voters: membership.voters, votes: votes) }
+    /// The election result among `electorate` (the configuration the campaign counts in).
+    func voteResult(in electorate: Membership) -> VoteResult { Quorum.voteResult(electorate, votes: votes) }
 
     /// Whether a quorum of voters (counting `selfID`) was recently active.
     func quorumActive(selfID: NodeID) -> Bool {
         var active: [NodeID: Bool] = [:]
-        for id in membership.voters { active[id] = id == selfID || (progress[id]?.recentActive ?? false) }
-        return Quorum.voteResult(voters: membership.voters, votes: active) == .won
+        for id in membership.allVoters { active[id] = id == selfID || (progress[id]?.recentActive ?? false) }
+        return Quorum.voteResult(membership, votes: active) == .won
     }
 
     /// Snapshots unanswered for `limitTicks` are presumed lost: probe again (which resends).
-    mutating func tickSnapshots(limitTicks: Int) {
+    /// Returns how many were given up on.
+    mutating func tickSnapshots(limitTicks: Int) -> Int {
+        var retried = 0
         for id in nodeIDs where progress[id]!.state == .snapshot {
             progress[id]!.snapshotElapsedTicks += 1
             if progress[id]!.snapshotElapsedTicks >= limitTicks {
                 progress[id]!.pendingSnapshot = .zero
                 progress[id]!.becomeProbe()
+                retried += 1
             }
         }
+        return retried
     }
 
     mutating func clearRecentActive(except selfID: NodeID) {

@@ -1,5 +1,5 @@
 /// Outcome of counting votes.
-public enum VoteResult: Sendable, Hashable {
+enum VoteResult: Sendable, Hashable {
     /// More than half the voters are still to answer.
     case pending
     /// A majority granted.
@@ -41,5 +41,28 @@ enum Quorum {
         if granted >= q { return .won }
         if granted + missing >= q { return .pending }
         return .lost
+    }
+}
+
+extension Quorum {
+    /// The committed index under `membership`: in a joint configuration the smaller of the two
+    /// majorities' indices, so an entry commits only with a majority of each voter set.
+    static func committedIndex(_ membership: Membership, match: (NodeID) -> LogIndex?) -> LogIndex {
+        let incoming = committedIndex(voters: membership.voters, match: match)
+        guard membership.isJoint else { return incoming }
+        let outgoing = committedIndex(voters: membership.outgoingVoters, match: match)
+        let result = min(incoming, outgoing)
+        precondition(result <= incoming && result <= outgoing, "joint index above a majority's")
+        return result
+    }
+
+    /// The election result under `membership`: a joint configuration needs both majorities.
+    static func voteResult(_ membership: Membership, votes: [NodeID: Bool]) -> VoteResult {
+        let incoming = voteResult(voters: membership.voters, votes: votes)
+        guard membership.isJoint else { return incoming }
+        let outgoing = voteResult(voters: membership.outgoingVoters, votes: votes)
+        if incoming == .lost || outgoing == .lost { return .lost }
+        if incoming == .won && outgoing == .won { return .won }
+        return .pending
     }
 }

@@ -50,11 +50,15 @@ extension Raft {
             send(Message(type: .appendResponse, from: id, to: m.from, index: log.committed))
             return
         }
+        let lastBefore = log.lastIndex
         guard let lastNew = log.maybeAppend(index: m.index, logTerm: m.logTerm, entries: m.entries,
                                               canariesOn: !config.canaries.isEmpty) else {
+            // CANARY followerOvercommit: trust the leader's commit even when our log does not match.
+            if config.has(.followerOvercommit) { log.commitTo(min(m.commit, log.lastIndex)) }
             rejectAppend(m)
             return
         }
+        if let conflict = log.lastConflictIndex, conflict <= lastBefore { coverage.record(.conflictTruncated) }
         // Only entries known to match the leader may be committed: the min with the last
         // new entry keeps a stale suffix beyond it out of the committed prefix.
         var newCommit = min(m.commit, lastNew)
@@ -101,6 +105,7 @@ extension Raft {
             return false
         }
         log.restore(snap)
+        coverage.record(.snapshotInstalled)
         tracker.apply(meta.membership, nextIndex: log.lastIndex + 1)
         precondition(log.lastIndex == meta.index && log.committed == meta.index, "snapshot not installed")
         return true

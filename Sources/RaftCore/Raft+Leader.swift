@@ -21,6 +21,7 @@ extension Raft {
             // refined by our own log, skips whole terms instead of one entry per round trip.
             var hint = m.rejectHint
             if m.logTerm > .zero { hint = log.findConflictByTerm(index: m.rejectHint, term: m.logTerm).0 }
+            if hint + 1 < m.index { coverage.record(.fastBacktrack) }
             let backedOff = pr.maybeDecrTo(rejected: m.index, matchHint: hint)
             if backedOff && pr.state == .replicate { pr.becomeProbe() }
             tracker[m.from] = pr
@@ -74,7 +75,10 @@ extension Raft {
         pr.probeSent = false
         // Appends may have been lost while the window was full: fall back to probing so the
         // follower cannot stay stalled behind a full window forever.
-        if pr.state == .replicate && pr.inflights.isFull { pr.becomeProbe() }
+        if pr.state == .replicate && pr.inflights.isFull {
+            coverage.record(.inflightWindowFull)
+            pr.becomeProbe()
+        }
         tracker[m.from] = pr
         if pr.match < log.lastIndex || pr.state == .probe { sendAppend(to: m.from) }
         if !m.context.isEmpty { recordReadAck(context: m.context, from: m.from) }
@@ -119,9 +123,11 @@ extension Raft {
         guard peer != id, var pr = tracker[peer], !pr.isPaused else { return false }
         let prevIndex = pr.next - 1
         guard let prevTerm = try? log.term(at: prevIndex),
-              let entries = try? log.entries(from: pr.next, maxBytes: config.maxSizePerMsgBytes) else {
+              var entries = try? log.entries(from: pr.next, maxBytes: config.maxSizePerMsgBytes) else {
             return maybeSendSnapshot(to: peer, progress: &pr)
         }
+        // Keep every message encodable, whatever maxSizePerMsgBytes allows.
+        if entries.count > RaftCodec.maxEntriesPerMessage { entries = Array(entries[..<RaftCodec.maxEntriesPerMessage]) }
         if entries.isEmpty && !sendIfEmpty { return false }
         send(Message(type: .append, from: id, to: peer, logTerm: prevTerm, index: prevIndex,
                      entries: entries, commit: log.committed))
@@ -136,6 +142,7 @@ extension Raft {
         do { snap = try log.snapshot() } catch { return false } // Temporarily unavailable: retry later.
         precondition(!snap.isEmpty, "entries compacted but no snapshot to send")
         pr.becomeSnapshot(snap.metadata.index)
+        coverage.record(.snapshotSent)
         tracker[peer] = pr
         send(Message(type: .snapshot, from: id, to: peer, snapshot: snap))
         return true
@@ -164,11 +171,15 @@ extension Raft {
 
     mutating func propose(_ data: [UInt8], kind: EntryKind = .normal) throws(RaftError) {
         guard role == .leader else { throw .notLeader(knownLeader: lead) }
+        guard data.count <= RaftCodec.maxEntryDataBytes else {
+            throw .proposalDropped(reason: .entryTooLarge(limitBytes: RaftCodec.maxEntryDataBytes))
+        }
         guard leadTransferee == nil else { throw .proposalDropped(reason: .leadershipTransferInProgress) }
         guard tracker.membership.isVoter(id) else { throw .proposalDropped(reason: .leaderRemoved) }
         // Bound the uncommitted tail. An empty tail always admits one entry so a single
         // oversized proposal is not refused forever.
         if uncommittedBytes > 0 && uncommittedBytes + data.count > config.maxUncommittedEntriesBytes {
+            coverage.record(.uncommittedCapHit)
             throw .proposalDropped(reason: .uncommittedBytesCapExceeded(limitBytes: config.maxUncommittedEntriesBytes))
         }
         uncommittedBytes += data.count

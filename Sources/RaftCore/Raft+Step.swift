@@ -31,7 +31,10 @@ extension Raft {
             let inLease = config.checkQuorum && lead != nil && electionElapsedTicks < config.electionTimeoutTicks
             // A follower that heard from a live leader within the election timeout ignores
             // (pre-)votes: a partitioned node rejoining must not depose a healthy leader.
-            if inLease && !forced { return false }
+            if inLease && !forced {
+                coverage.record(.voteIgnoredByLease)
+                return false
+            }
         }
         switch m.type {
         case .requestPreVote:
@@ -108,10 +111,11 @@ extension Raft {
             electionElapsedTicks = 0
             if config.checkQuorum && !checkQuorumActive() { return }
             // A transfer that has not finished within an election timeout is abandoned.
+            if leadTransferee != nil { coverage.record(.transferAbandoned) }
             leadTransferee = nil
         }
         guard role == .leader else { return }
-        tracker.tickSnapshots(limitTicks: 2 * config.electionTimeoutTicks)
+        if tracker.tickSnapshots(limitTicks: 2 * config.electionTimeoutTicks) > 0 { coverage.record(.snapshotRetried) }
         if heartbeatElapsedTicks >= config.heartbeatTimeoutTicks {
             heartbeatElapsedTicks = 0
             broadcastHeartbeat(context: readOnly.lastContext ?? [])
@@ -123,7 +127,10 @@ extension Raft {
     private mutating func checkQuorumActive() -> Bool {
         let active = tracker.quorumActive(selfID: id)
         tracker.clearRecentActive(except: id)
-        if !active { becomeFollower(term: term, leader: nil) }
+        if !active {
+            coverage.record(.checkQuorumStepDown)
+            becomeFollower(term: term, leader: nil)
+        }
         return active
     }
 
@@ -132,30 +139,57 @@ extension Raft {
     /// Starts an election (after a pre-vote round unless `transfer` or pre-vote is off).
     mutating func hup(transfer: Bool) {
         guard role != .leader, isPromotable else { return }
-        // A committed but unapplied membership change may remove us; wait until it is applied.
-        if hasUnappliedMembershipChange() { return }
+        guard let electorate = electionMembership() else {
+            coverage.record(.campaignHeldBackByMembership)
+            return
+        }
         if config.preVote && !transfer {
-            campaign(pre: true, transfer: false)
+            campaign(pre: true, transfer: false, electorate: electorate)
         } else {
-            campaign(pre: false, transfer: transfer)
+            campaign(pre: false, transfer: transfer, electorate: electorate)
         }
     }
 
-    private func hasUnappliedMembershipChange() -> Bool {
-        guard log.committed > log.applied else { return false }
+    /// The configuration an election is counted in, or nil if this node must not campaign.
+    ///
+    /// Elections use the latest configuration in the log, applied or not (as in the Raft
+    /// paper), while commits use the applied one (as in etcd). Without that, followers that
+    /// hold but have not yet applied the entry leaving a joint configuration would still
+    /// need the vote of a removed node, which may never come. A node the log's configuration
+    /// removes does not campaign — removed nodes must not elect one of themselves, as the old
+    /// and new majorities of a joint change may be disjoint — unless it is still a voter of
+    /// an applied joint configuration, whose two majorities make any election safe. Nor does
+    /// a node campaign while a committed change is unapplied.
+    func electionMembership() -> Membership? {
+        let pending = scanUnappliedMembershipChanges()
+        if pending.committedUnapplied { return nil }
+        if pending.latest.isVoter(id) { return pending.latest }
+        if tracker.membership.isJoint && tracker.membership.isVoter(id) { return tracker.membership }
+        return nil
+    }
+
+    /// Scans the unapplied log tail (bounded) for membership transitions: whether one is
+    /// committed, and the configuration the whole log leads to.
+    private func scanUnappliedMembershipChanges() -> (committedUnapplied: Bool, latest: Membership) {
+        var latest = tracker.membership
+        var committedUnapplied = false
         var lo = log.applied + 1
         var batches = 0
-        while lo <= log.committed && batches < 1024 {
-            guard let ents = try? log.slice(lo, log.committed + 1, maxBytes: config.maxSizePerMsgBytes),
-                  let last = ents.last else { return false }
-            if ents.contains(where: { $0.kind == .membershipChange }) { return true }
+        while lo <= log.lastIndex && batches < 1024 {
+            guard let ents = try? log.slice(lo, log.lastIndex + 1, maxBytes: config.maxSizePerMsgBytes),
+                  let last = ents.last else { break }
+            for e in ents where e.kind == .membershipChange {
+                if e.index <= log.committed { committedUnapplied = true }
+                if let t = MembershipTransition(encoded: e.data), case .success(let next) = latest.applying(t) { latest = next }
+            }
             lo = last.index + 1
             batches += 1
         }
-        return false
+        return (committedUnapplied, latest)
     }
 
-    private mutating func campaign(pre: Bool, transfer: Bool) {
+    private mutating func campaign(pre: Bool, transfer: Bool, electorate: Membership) {
+        precondition(electorate.isVoter(id), "campaigning outside the electorate")
         let campaignTerm: Term
         if pre {
             becomePreCandidate()
@@ -164,9 +198,10 @@ extension Raft {
             becomeCandidate()
             campaignTerm = term
         }
+        self.electorate = electorate
         if poll(from: id, granted: true, pre: pre) { return }
         let type: MessageType = pre ? .requestPreVote : .requestVote
-        for voter in tracker.membership.voters where voter != id {
+        for voter in electorate.allVoters where voter != id {
             send(Message(type: type, from: id, to: voter, term: campaignTerm, logTerm: log.lastTerm,
                          index: log.lastIndex, context: transfer ? transferCampaignContext : []))
         }
@@ -176,16 +211,17 @@ extension Raft {
     @discardableResult
     mutating func poll(from voter: NodeID, granted: Bool, pre: Bool) -> Bool {
         tracker.recordVote(from: voter, granted: granted)
-        switch tracker.voteResult() {
+        switch tracker.voteResult(in: electorate ?? tracker.membership) {
         case .won:
             if pre {
-                campaign(pre: false, transfer: false)
+                campaign(pre: false, transfer: false, electorate: electorate ?? tracker.membership)
             } else {
                 becomeLeader()
                 broadcastAppend()
             }
             return true
         case .lost:
+            if pre { coverage.record(.preVoteLost) }
             becomeFollower(term: term, leader: nil)
             return true
         case .pending:

@@ -36,6 +36,10 @@ struct Raft {
     /// Invariant: in [electionTimeoutTicks, 2 × electionTimeoutTicks).
     var randomizedElectionTimeoutTicks: Int
     var rng: any RandomNumberGenerator
+    /// The configuration the current campaign counts votes in (candidates only).
+    var electorate: Membership?
+    /// Rare paths taken (reported through `RawNode.coverage`).
+    var coverage = RaftCoverage()
 
     init(config: RaftConfig, storage: any RaftLogStorage, random: any RandomNumberGenerator) {
         config.validate()
@@ -48,7 +52,7 @@ struct Raft {
         self.readOnly = ReadOnly(maxPending: config.maxPendingReadIndexRequests)
         self.randomizedElectionTimeoutTicks = config.electionTimeoutTicks
         restoreHardState(initial.hardState)
-        if config.appliedIndex > log.applied { log.appliedTo(config.appliedIndex) }
+        restoreApplied(config.appliedIndex)
         becomeFollower(term: term, leader: nil)
     }
 
@@ -57,6 +61,15 @@ struct Raft {
         term = hs.term
         vote = hs.vote
         log.commitTo(hs.commit)
+    }
+
+    /// A commit-only hard state change needs no sync, so after a crash the durable commit may
+    /// lag what the application applied; anything applied was committed, so commit catches up.
+    private mutating func restoreApplied(_ applied: LogIndex) {
+        guard applied > log.applied else { return }
+        precondition(applied <= log.lastIndex, "applied index \(applied) beyond the durable log \(log.lastIndex)")
+        log.commitTo(applied)
+        log.appliedTo(applied)
     }
 
     var hardState: HardState { HardState(term: term, vote: vote, commit: log.committed) }
@@ -118,6 +131,7 @@ struct Raft {
         heartbeatElapsedTicks = 0
         resetRandomizedElectionTimeout()
         leadTransferee = nil
+        electorate = nil
         tracker.resetVotes()
         pendingConfIndex = .zero
         uncommittedBytes = 0

@@ -37,6 +37,9 @@ public struct RaftConfig: Sendable {
     public var maxCommittedSizePerReadyBytes: Int = 4 << 20
     /// Upper bound on ReadIndex requests waiting at a leader or follower.
     public var maxPendingReadIndexRequests: Int = 4096
+    /// Check whole-state invariants after every input (O(log tail + members)); tests and the
+    /// simulator turn this on, production may leave it off. Cheap checks are always on.
+    public var verifyInvariants: Bool = false
     /// Index already applied by the state machine when the node restarts.
     public var appliedIndex: LogIndex = .zero
     /// Deliberate bugs for the simulator. Empty in production.

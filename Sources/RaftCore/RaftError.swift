@@ -10,6 +10,9 @@ public enum RaftError: Error, Hashable, Sendable {
     case invalidMessage(reason: String)
     /// The transfer target is unknown, a learner, or this node itself.
     case transferRefused(reason: String)
+    /// The leader's bounded read queue is full, the context duplicates a pending request, or it
+    /// exceeds `RaftCodec.maxContextBytes`.
+    case readIndexDropped
 }
 
 /// Why a proposal was dropped.
@@ -20,6 +23,8 @@ public enum ProposalDropReason: Hashable, Sendable {
     case leadershipTransferInProgress
     /// The leader is no longer a member of the configuration.
     case leaderRemoved
+    /// The entry would exceed what the codec carries (`RaftCodec.maxEntryDataBytes`).
+    case entryTooLarge(limitBytes: Int)
 }
 
 /// Errors a `RaftLogStorage` implementation reports.
@@ -44,6 +49,7 @@ extension RaftError: CustomStringConvertible {
         case .membershipChangeRefused(let reason): "membershipChangeRefused(\(reason))"
         case .invalidMessage(let reason): "invalidMessage(\(reason))"
         case .transferRefused(let reason): "transferRefused(\(reason))"
+        case .readIndexDropped: "readIndexDropped"
         }
     }
 }
@@ -54,6 +60,7 @@ extension ProposalDropReason: CustomStringConvertible {
         case .uncommittedBytesCapExceeded(let limit): "uncommitted bytes cap \(limit) exceeded"
         case .leadershipTransferInProgress: "leadership transfer in progress"
         case .leaderRemoved: "leader removed from the configuration"
+        case .entryTooLarge(let limit): "entry larger than \(limit) bytes"
         }
     }
 }

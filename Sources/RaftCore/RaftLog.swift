@@ -10,6 +10,9 @@ struct RaftLog {
     var applied: LogIndex
     /// Highest index handed out to the application for applying (awaiting `advance`).
     var applying: LogIndex
+    /// Where the last `maybeAppend` started writing over or after existing entries (nil if it
+    /// appended nothing); at or below the previous last index it replaced a conflicting suffix.
+    private(set) var lastConflictIndex: LogIndex?
 
     init(storage: any RaftLogStorage) {
         self.storage = storage
@@ -66,9 +69,11 @@ struct RaftLog {
     /// Appends entries from a leader after (`index`, `logTerm`) if that entry matches; returns
     /// the index of the last new entry, or nil on mismatch. Truncates only on a term conflict.
     mutating func maybeAppend(index: LogIndex, logTerm: Term, entries: [Entry], canariesOn: Bool = false) -> LogIndex? {
+        lastConflictIndex = nil
         guard matchTerm(index, logTerm) else { return nil }
         let lastNew = index + UInt64(entries.count)
         if let conflict = findConflict(entries) {
+            lastConflictIndex = conflict
             // With a canary on, a wrongly committed entry may conflict: refuse rather than trap,
             // so the simulator sees the divergence it caused.
             if canariesOn && conflict <= committed { return nil }

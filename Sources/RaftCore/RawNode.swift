@@ -17,29 +17,57 @@ public struct RawNode {
     }
 
     /// Advances logical time by one tick (elections, heartbeats, check-quorum).
-    public mutating func tick() { raft.tick() }
+    public mutating func tick() {
+        raft.tick()
+        verify()
+    }
 
     /// Handles a message from a peer. Throws only for a misaddressed message.
-    public mutating func step(_ message: Message) throws(RaftError) { try raft.step(message) }
+    public mutating func step(_ message: Message) throws(RaftError) {
+        defer { verify() }
+        try raft.step(message)
+    }
 
     /// Starts an election now (pre-vote first if enabled).
-    public mutating func campaign() { raft.hup(transfer: false) }
+    public mutating func campaign() {
+        raft.hup(transfer: false)
+        verify()
+    }
 
     /// Proposes opaque data. Only the leader accepts: otherwise `.notLeader(knownLeader:)`;
     /// beyond `maxUncommittedEntriesBytes`, during a transfer or after removal `.proposalDropped`.
-    public mutating func propose(_ data: [UInt8]) throws(RaftError) { try raft.propose(data) }
+    public mutating func propose(_ data: [UInt8]) throws(RaftError) {
+        defer { verify() }
+        try raft.propose(data)
+    }
 
-    /// Proposes a single-server membership change; one may be pending at a time.
+    /// Proposes a single-server membership change; one change may be pending at a time.
     public mutating func proposeMembershipChange(_ change: MembershipChange) throws(RaftError) {
-        try raft.proposeMembershipChange(change)
+        defer { verify() }
+        try raft.proposeMembershipChange(.single(change))
+    }
+
+    /// Proposes several changes at once through joint consensus: the cluster enters a joint
+    /// configuration (decisions need a majority of the old and of the new voters) and the
+    /// leader leaves it automatically once entering is applied. Demotions are single-server only.
+    public mutating func proposeJointMembershipChange(_ changes: [MembershipChange]) throws(RaftError) {
+        defer { verify() }
+        guard !changes.isEmpty && changes.count <= MembershipTransition.maxJointChanges else {
+            throw .membershipChangeRefused(reason: "a joint change needs 1...\(MembershipTransition.maxJointChanges) changes")
+        }
+        try raft.proposeMembershipChange(.enterJoint(changes))
     }
 
     /// Requests a linearizable read point. The answer arrives as a `ReadState` with the same
     /// context in a later Ready (on this node, even when it is a follower).
-    public mutating func readIndex(context: [UInt8]) throws(RaftError) { try raft.readIndex(context: context) }
+    public mutating func readIndex(context: [UInt8]) throws(RaftError) {
+        defer { verify() }
+        try raft.readIndex(context: context)
+    }
 
     /// Asks the leader (this node or the known one) to hand leadership to `target`.
     public mutating func transferLeadership(to target: NodeID) throws(RaftError) {
+        defer { verify() }
         try raft.transferLeadership(to: target)
     }
 
@@ -71,12 +99,16 @@ public struct RawNode {
         let hard = raft.hardState
         let committed = raft.log.nextCommittedEntries(maxBytes: raft.config.maxCommittedSizePerReadyBytes)
         let hardChanged = hard != lastHardState
+        let unstable = raft.log.unstable
+        // Sync when entries, a snapshot, or term/vote must survive a crash; commit alone need not.
+        let mustSync = !unstable.entries.isEmpty || unstable.snapshot != nil
+            || hard.term != lastHardState.term || hard.vote != lastHardState.vote
         let rd = Ready(
             softState: soft != lastSoftState ? soft : nil,
             hardState: hardChanged ? hard : nil,
-            entries: raft.log.unstable.entries,
-            snapshot: raft.log.unstable.snapshot,
-            mustSync: !raft.log.unstable.entries.isEmpty || raft.log.unstable.snapshot != nil || hard.term != lastHardState.term || hard.vote != lastHardState.vote,
+            entries: unstable.entries,
+            snapshot: unstable.snapshot,
+            mustSync: mustSync,
             messages: raft.msgs,
             messagesAfterPersist: raft.msgsAfterPersist,
             committedEntries: committed,
@@ -104,18 +136,27 @@ public struct RawNode {
         raft.selfAcknowledge()
         applyCommitted(ready.committedEntries)
         precondition(raft.log.applied <= raft.log.committed, "applied beyond commit")
+        verify()
+    }
+
+    private func verify() {
+        if raft.config.verifyInvariants { raft.checkInvariants() }
     }
 
     private mutating func applyCommitted(_ entries: [Entry]) {
         guard let last = entries.last else { return }
         for entry in entries where entry.kind == .membershipChange {
-            if let change = MembershipChange(encoded: entry.data) { raft.applyMembershipChange(change) }
+            if let transition = MembershipTransition(encoded: entry.data) { raft.applyMembershipChange(transition) }
         }
         raft.reduceUncommittedBytes(entries)
         raft.log.appliedTo(last.index)
-        // With the pending change applied, a follower may campaign again and the leader may
-        // accept the next change; nothing else to do here.
+        // With the pending change applied, a follower may campaign again, and the leader may
+        // accept the next change or leave a joint configuration.
+        raft.maybeAutoLeaveJoint()
     }
+
+    /// Rare paths this node has taken since it was created (for simulation reports).
+    public var coverage: RaftCoverage { raft.coverage }
 
     /// A snapshot of the node's state.
     public var status: RaftStatus {

@@ -47,10 +47,12 @@ public final class MemoryRaftLogStorage: RaftLogStorage {
         self.log = [Entry(term: .zero, index: .zero)]
     }
 
+    /// The hard state and membership last recorded with `setHardState` / `setMembership`.
     public func initialState() throws(StorageError) -> RaftInitialState {
         RaftInitialState(hardState: hardState, membership: membership)
     }
 
+    /// Entries in `range`; `.compacted` / `.unavailable` outside the held log.
     public func entries(_ range: Range<LogIndex>, maxBytes: Int) throws(StorageError) -> [Entry] {
         let offset = log[0].index
         if range.lowerBound <= offset { throw .compacted }
@@ -60,6 +62,7 @@ public final class MemoryRaftLogStorage: RaftLogStorage {
         return limitSize(Array(log[lo..<hi]), maxBytes: maxBytes)
     }
 
+    /// Term at `index`, including the snapshot's index.
     public func term(at index: LogIndex) throws(StorageError) -> Term {
         let offset = log[0].index
         if index < offset { throw .compacted }
@@ -67,10 +70,13 @@ public final class MemoryRaftLogStorage: RaftLogStorage {
         return log[LogIndex.distance(offset, index)].term
     }
 
+    /// Snapshot index + 1.
     public func firstIndex() throws(StorageError) -> LogIndex { log[0].index + 1 }
 
+    /// Index of the last entry (or the snapshot's index).
     public func lastIndex() throws(StorageError) -> LogIndex { lastIndexValue }
 
+    /// The latest snapshot created or applied.
     public func snapshot() throws(StorageError) -> Snapshot { currentSnapshot }
 
     private var lastIndexValue: LogIndex { log[0].index + UInt64(log.count - 1) }

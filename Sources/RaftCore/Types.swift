@@ -60,6 +60,12 @@ public struct NodeID: Comparable, Hashable, Sendable, CustomStringConvertible {
         self.rawValue = rawValue
     }
 
+    /// Creates a node id from untrusted input (configuration, the wire); nil for zero.
+    public init?(validating rawValue: UInt64) {
+        guard rawValue != 0 else { return nil }
+        self.rawValue = rawValue
+    }
+
     public static func < (lhs: NodeID, rhs: NodeID) -> Bool { lhs.rawValue < rhs.rawValue }
     public var description: String { "\(rawValue)" }
 }
@@ -159,31 +165,46 @@ public struct Entry: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// The cluster configuration: voters and learners, each sorted by id.
+/// The cluster configuration: voters and learners, each sorted by id. During a joint change
+/// (joint consensus, §6 of the Raft paper) `outgoingVoters` holds the previous voters and every
+/// decision needs a majority of both voter sets.
 public struct Membership: Hashable, Sendable, CustomStringConvertible {
-    /// Voting members, sorted ascending. Invariant: disjoint from `learners`.
+    /// Voting members (the incoming set during a joint change), sorted ascending.
+    /// Invariant: disjoint from `learners`.
     public private(set) var voters: [NodeID]
+    /// The previous voters while a joint change is in progress; empty otherwise.
+    /// Invariant: disjoint from `learners`.
+    public private(set) var outgoingVoters: [NodeID]
     /// Non-voting members that receive the log, sorted ascending.
     public private(set) var learners: [NodeID]
 
     /// Creates a membership; sorts and de-duplicates; traps if a node is both voter and learner.
-    public init(voters: [NodeID] = [], learners: [NodeID] = []) {
+    public init(voters: [NodeID] = [], learners: [NodeID] = [], outgoingVoters: [NodeID] = []) {
         self.voters = Array(Set(voters)).sorted()
         self.learners = Array(Set(learners)).sorted()
+        self.outgoingVoters = Array(Set(outgoingVoters)).sorted()
         precondition(Set(self.voters).isDisjoint(with: self.learners), "a node cannot be voter and learner")
+        precondition(Set(self.outgoingVoters).isDisjoint(with: self.learners), "an outgoing voter cannot be a learner")
     }
 
-    /// Every member, voters first, each group sorted.
-    public var allNodes: [NodeID] { voters + learners }
+    /// Whether a joint change is in progress.
+    public var isJoint: Bool { !outgoingVoters.isEmpty }
 
-    /// Whether `id` votes.
-    public func isVoter(_ id: NodeID) -> Bool { voters.contains(id) }
+    /// Every node that votes in either voter set, sorted ascending.
+    public var allVoters: [NodeID] { Array(Set(voters + outgoingVoters)).sorted() }
+
+    /// Every member: voters of either set (ascending), then learners (ascending).
+    public var allNodes: [NodeID] { allVoters + learners }
+
+    /// Whether `id` votes (in the incoming or the outgoing set).
+    public func isVoter(_ id: NodeID) -> Bool { voters.contains(id) || outgoingVoters.contains(id) }
 
     /// Whether `id` is a learner.
     public func isLearner(_ id: NodeID) -> Bool { learners.contains(id) }
 
     public var description: String {
-        "voters=\(voters.map(\.rawValue)) learners=\(learners.map(\.rawValue))"
+        let joint = isJoint ? " outgoing=\(outgoingVoters.map(\.rawValue))" : ""
+        return "voters=\(voters.map(\.rawValue))\(joint) learners=\(learners.map(\.rawValue))"
     }
 }
 

@@ -57,6 +57,16 @@ final class RaftChecker {
         }
     }
 
+    /// Figure 2's commit rule, at the leader: commit advances only to an entry of the
+    /// leader's current term (earlier-term entries are committed only indirectly, §5.4.2).
+    func leaderCommitted(_ node: NodeID, previous: LogIndex, hardState: HardState, disk: SimDisk, isLeader: Bool) {
+        guard isLeader, hardState.commit > previous else { return }
+        guard let term = try? disk.term(at: hardState.commit) else { return }
+        if term != hardState.term {
+            fail("leader n\(node) in term \(hardState.term) advanced its commit index to \(hardState.commit), an entry of term \(term): only current-term entries may be committed by counting replicas")
+        }
+    }
+
     /// A node's view restarted from a snapshot: it will apply from there.
     func restarted(_ node: NodeID, from index: LogIndex) { appliedBy[node.rawValue] = index.rawValue }
 

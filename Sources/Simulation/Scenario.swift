@@ -67,7 +67,7 @@ extension SimParameters {
         case "clock_drift_max": guard let double, (0...0.2).contains(double) else { return false }; clockDriftMax = double
         case "snapshot_every": guard let int, int > 0 else { return false }; snapshotEveryEntries = int
         case "add_learner_at_ms": guard let int64, int64 >= 0 else { return false }; addLearnerAtMs = int64
-        case "max_msg_bytes": guard let int, int >= 256 else { return false }; maxSizePerMsgBytes = int
+        case "max_msg_bytes": guard let int, int >= 1 else { return false }; maxSizePerMsgBytes = int
         case "max_inflight_msgs": guard let int, int >= 1 else { return false }; maxInflightMsgs = int
         case "request_timeout_ticks": guard let int, int > 0 else { return false }; requestTimeoutTicks = int
         default:

@@ -94,6 +94,9 @@ final class SimDisk: NodeStorage {
     private var unsyncedFrom: LogIndex?
     /// Set by the fault injector: the next synced write is torn and the process dies.
     var crashDuringNextSync = false
+    /// The last index the node's latest append response claimed to hold; a truncation
+    /// withdraws the claim beyond it.
+    private var acknowledgedIndex = LogIndex.zero
     private let random: SimRandom
 
     init(membership: Membership, random: SimRandom) {
@@ -103,13 +106,21 @@ final class SimDisk: NodeStorage {
 
     // MARK: Crash and restart
 
-    /// The process died: everything not synced is gone.
-    func crash() {
+    /// The node told the leader it holds entries up to `index`.
+    func acknowledged(_ index: LogIndex) { acknowledgedIndex = index }
+
+    /// The process died: everything not synced is gone. Returns a description of the
+    /// broken promise if an acknowledged entry did not survive.
+    @discardableResult
+    func crash() -> String? {
+        defer { acknowledgedIndex = .zero }
         if let from = unsyncedFrom, from <= live.lastIndex, from > live.offset { live.truncate(from: from) }
         unsyncedFrom = nil
         live.hardState = durableHardState
         // A hard state may not point past the log that survived.
         if live.hardState.commit > live.lastIndex { live.hardState.commit = live.lastIndex }
+        guard acknowledgedIndex > live.lastIndex else { return nil }
+        return "acknowledged index \(acknowledgedIndex) but only \(live.lastIndex) survived its crash"
     }
 
     /// Checks every record before a restart. Corrupted data is refused, never used.
@@ -137,6 +148,9 @@ final class SimDisk: NodeStorage {
 
     func persist(hardState: HardState?, entries: [Entry], snapshot: Snapshot?, sync: Bool) throws(StorageError) {
         if let snapshot { live.install(snapshot) }
+        if let first = entries.first, first.index <= live.lastIndex {
+            acknowledgedIndex = min(acknowledgedIndex, first.index - 1)  // a truncation withdraws the claim
+        }
         if sync, crashDuringNextSync {
             crashDuringNextSync = false
             // A torn write: a random prefix of the new entries reached the platter, the

@@ -85,7 +85,7 @@ public struct SimParameters: Sendable, CustomStringConvertible {
         p.clockDriftMax = r.chance(0.5) ? Double(r.int(0...5)) / 100 : 0
         p.linearizableReads = r.chance(0.2)
         p.snapshotEveryEntries = r.pick([50, 200, 1000])
-        p.maxSizePerMsgBytes = r.pick([1_024, 4_096, 65_536, 1 << 20])
+        p.maxSizePerMsgBytes = r.pick([1, 1_024, 4_096, 65_536, 1 << 20])
         p.maxInflightMsgs = r.pick([1, 4, 256])
         p.faultPhaseMs = Int64(r.int(20...60)) * 1000
         return p

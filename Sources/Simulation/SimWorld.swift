@@ -30,7 +30,12 @@ final class SimEndpoint: PeerNetwork {
         self.id = id
     }
 
-    func send(_ message: PeerMessage, to peer: NodeID) { world.transmit(message, from: id, to: peer) }
+    func send(_ message: PeerMessage, to peer: NodeID) {
+        if case let .raft(m) = message, m.type == .appendResponse, !m.reject {
+            world.machine(id).disk.acknowledged(m.index)
+        }
+        world.transmit(message, from: id, to: peer)
+    }
 }
 
 /// A simulated machine: its disk and clock survive crashes; the process does not.
@@ -87,6 +92,8 @@ final class SimWorld {
     var observers: [(SimWorld) -> Void] = []
     var onNodeStarted: ((SimMachine) -> Void)?
     var rollingCursor = 0
+    /// Set when a crash shows a node acknowledged entries it had not made durable.
+    var durabilityViolation: String?
 
     init(parameters: SimParameters) {
         self.parameters = parameters
@@ -192,7 +199,9 @@ final class SimWorld {
         machine.node = nil
         // The clients' connections to this process drop: their requests fail and retry.
         node.shutdown()
-        machine.disk.crash()
+        if let broken = machine.disk.crash(), durabilityViolation == nil {
+            durabilityViolation = "n\(machine.id) \(broken): an acknowledgement left before the entries were durable"
+        }
         machine.paused = false
         trace.add("crash n\(machine.id)")
     }

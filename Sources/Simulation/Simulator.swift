@@ -68,6 +68,7 @@ public final class Simulator {
             events += 1
             precondition(events <= Simulator.eventsMax, "event budget exhausted: a loop without a bound")
             if let failure = raftChecker.failure ?? workload.failure { return failure }
+            if let text = world.durabilityViolation { return .safety(text) }
         }
         world.advance(to: max(world.nowMs, endMs))
         return nil
@@ -214,6 +215,14 @@ public final class Simulator {
         let id = machine.id
         raftChecker.restarted(id, from: (try? machine.disk.snapshot().metadata.index) ?? .zero)
         node.onApply = { [unowned self] entry in self.raftChecker.applied(id, entry) }
+        var lastCommit = node.status.hardState.commit
+        node.onHardState = { [unowned self, unowned node] hardState in
+            // The entry at the new commit index is already in storage: a leader persists
+            // an entry before it counts itself.
+            self.raftChecker.leaderCommitted(id, previous: lastCommit, hardState: hardState, disk: machine.disk,
+                                             isLeader: node.softState.role == .leader)
+            lastCommit = hardState.commit
+        }
         node.onRoleChange = { [unowned self, unowned node] soft in
             let term = node.status.hardState.term
             self.world.trace.add("role n\(id) \(soft.role) term \(term)")

@@ -1,0 +1,58 @@
+/// Whole-state invariant checks, run after every input when `RaftConfig.verifyInvariants` is on
+/// (tests and the simulator always turn it on). Cheap invariants are asserted inline elsewhere.
+extension Raft {
+    func checkInvariants() {
+        checkLogInvariants()
+        checkRoleInvariants()
+        checkBoundInvariants()
+        if role == .leader { checkLeaderInvariants() }
+    }
+
+    private func checkLogInvariants() {
+        precondition(log.applied <= log.committed, "applied \(log.applied) > commit \(log.committed)")
+        precondition(log.committed <= log.lastIndex, "commit \(log.committed) > last index \(log.lastIndex)")
+        precondition(log.applying >= log.applied && log.applying <= log.committed, "applying out of range")
+        precondition(log.firstIndex <= log.lastIndex + 1, "first index beyond last + 1")
+        let u = log.unstable
+        for (i, e) in u.entries.enumerated() {
+            precondition(e.index == u.offset + UInt64(i), "unstable entry \(e.index) out of place")
+        }
+        if let snap = u.snapshot { precondition(u.offset == snap.metadata.index + 1, "unstable offset vs snapshot") }
+    }
+
+    private func checkRoleInvariants() {
+        // The double-vote canary lets a candidate vote again; let the simulator see the result.
+        let votedSelf = vote == id || config.has(.doubleVote)
+        switch role {
+        case .leader:
+            precondition(lead == id && votedSelf, "leader must lead and have voted for itself")
+        case .candidate:
+            precondition(votedSelf && lead == nil, "candidate votes for itself and knows no leader")
+        case .preCandidate:
+            precondition(lead == nil, "pre-candidate knows no leader")
+        case .follower:
+            precondition(lead != id, "follower believes it leads")
+        }
+        precondition(vote == nil || term > .zero, "vote recorded in term zero")
+        precondition(role == .follower || isPromotable, "\(role) outside the voters of its configuration")
+        precondition(leadTransferee == nil || role == .leader, "only a leader transfers")
+    }
+
+    private func checkBoundInvariants() {
+        precondition(pendingReads.count <= config.maxPendingReadIndexRequests, "pending reads unbounded")
+        precondition(readOnly.queue.count <= config.maxPendingReadIndexRequests, "read queue unbounded")
+        precondition(uncommittedBytes >= 0, "negative uncommitted bytes")
+        precondition(tracker.nodeIDs.allSatisfy { tracker[$0] != nil }, "member without progress")
+    }
+
+    private func checkLeaderInvariants() {
+        for peer in tracker.nodeIDs {
+            guard let pr = tracker[peer] else { continue }
+            precondition(pr.match < pr.next, "progress \(peer): match \(pr.match) ≥ next \(pr.next)")
+            precondition(pr.match <= log.lastIndex || !config.canaries.isEmpty, "progress \(peer) beyond our log")
+            precondition(pr.inflights.count <= config.maxInflightMsgs, "inflights over bound")
+            precondition(pr.state != .snapshot || pr.pendingSnapshot > .zero, "snapshot state without snapshot")
+        }
+        if let own = tracker[id] { precondition(own.match <= persistedLastIndex, "leader counted unpersisted entries") }
+    }
+}
