@@ -86,6 +86,7 @@ public final class KeyraftNode {
         raftConfig.maxInflightMsgs = config.maxInflightMsgs
         raftConfig.appliedIndex = snapshot.metadata.index
         raftConfig.canaries = config.raftCanaries
+        raftConfig.verifyInvariants = config.verifyInvariants
         raft = RawNode(config: raftConfig, storage: storage, random: random)
         switch config.readConsistency {
         case let .lease(maxStalenessMs): lease = ReadLease(maxStalenessMs: maxStalenessMs)

@@ -68,6 +68,9 @@ public struct NodeConfig: Sendable {
     public var entriesKeptAfterSnapshot = 100
     public var schedulerIntervalTicks = 10
     public var maintenancePerRoundMax = 16
+    /// Checks the Raft core's whole state after every input (expensive; on in the simulator
+    /// and tests, off in the server where the cheap preconditions remain).
+    public var verifyInvariants = false
     @_spi(Canaries) public var canaries: [NodeCanary] = []
     @_spi(Canaries) public var raftCanaries: [RaftCanary] = []
 

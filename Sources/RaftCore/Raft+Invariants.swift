@@ -34,7 +34,9 @@ extension Raft {
             precondition(lead != id, "follower believes it leads")
         }
         precondition(vote == nil || term > .zero, "vote recorded in term zero")
-        precondition(role == .follower || isPromotable, "\(role) outside the voters of its configuration")
+        // Only a removed leader handing off its leadership may lead from outside the voters.
+        precondition(role == .follower || isPromotable || (role == .leader && leadTransferee != nil),
+                     "\(role) outside the voters of its configuration")
         precondition(leadTransferee == nil || role == .leader, "only a leader transfers")
     }
 

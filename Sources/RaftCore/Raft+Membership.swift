@@ -48,17 +48,32 @@ extension Raft {
             becomeFollower(term: term, leader: nil)
         }
         guard role == .leader else { return }
+        if let target = leadTransferee, !next.voters.contains(target) { leadTransferee = nil }
         if !next.isVoter(id) {
-            // A leader removed (or demoted) by the change it committed steps down; the
-            // remaining voters elect a successor after their election timeout. A leader removed
-            // by a joint change stays in the outgoing set, and so leads, until the joint ends.
+            handOffAfterRemoval(next)
+            return
+        }
+        if maybeCommit() { broadcastAppend() }
+        for peer in next.allNodes where !previous.allNodes.contains(peer) { sendAppend(to: peer) }
+    }
+
+    /// A leader removed (or demoted) by a change it committed hands leadership to the most
+    /// up-to-date remaining voter: the transfer's catch-up also tells that voter the change is
+    /// committed, so the successor starts from the new configuration. The removed leader keeps
+    /// leading (refusing proposals) for at most one election timeout, then steps down (see
+    /// `tickHeartbeat`). A leader removed by a joint change stays in the outgoing set, and so
+    /// leads normally, until the joint configuration is left.
+    private mutating func handOffAfterRemoval(_ next: Membership) {
+        precondition(role == .leader && !next.isVoter(id), "hand-off by a leader that is still a voter")
+        let candidates = next.voters.filter { tracker[$0] != nil }
+        guard let target = candidates.max(by: { (tracker[$0]!.match, $1) < (tracker[$1]!.match, $0) }) else {
             coverage.record(.removedLeaderSteppedDown)
             becomeFollower(term: term, leader: nil)
             return
         }
-        if let target = leadTransferee, !next.voters.contains(target) { leadTransferee = nil }
+        electionElapsedTicks = 0
         if maybeCommit() { broadcastAppend() }
-        for peer in next.allNodes where !previous.allNodes.contains(peer) { sendAppend(to: peer) }
+        if leadTransferee != target { try? startTransfer(to: target) }
     }
 
     /// The leader of a joint configuration proposes leaving it as soon as it may: once the

@@ -109,6 +109,12 @@ extension Raft {
         electionElapsedTicks += 1
         if electionElapsedTicks >= config.electionTimeoutTicks {
             electionElapsedTicks = 0
+            if !isPromotable {
+                // A removed leader's hand-off had its election timeout: step down regardless.
+                coverage.record(.removedLeaderSteppedDown)
+                becomeFollower(term: term, leader: nil)
+                return
+            }
             if config.checkQuorum && !checkQuorumActive() { return }
             // A transfer that has not finished within an election timeout is abandoned.
             if leadTransferee != nil { coverage.record(.transferAbandoned) }

@@ -30,6 +30,11 @@ extension Raft {
         precondition(leadTransferee == target, "timeout-now to a node that is not the transferee")
         coverage.record(.transferTimeoutNow)
         send(Message(type: .timeoutNow, from: id, to: target))
+        if !isPromotable {
+            // A removed leader's hand-off is done once its successor is told to campaign.
+            coverage.record(.removedLeaderSteppedDown)
+            becomeFollower(term: term, leader: nil)
+        }
     }
 
     func encodeNodeID(_ node: NodeID) -> [UInt8] {

@@ -171,6 +171,7 @@ final class SimWorld {
         var config = NodeConfig(id: machine.id, initialVoters: voters)
         config.readConsistency = parameters.linearizableReads ? .linearizable : .lease(maxStalenessMs: parameters.maxStalenessMs)
         config.snapshotEveryEntries = parameters.snapshotEveryEntries
+        config.verifyInvariants = true
         config.requestTimeoutTicks = parameters.requestTimeoutTicks
         config.maxSizePerMsgBytes = parameters.maxSizePerMsgBytes
         config.maxInflightMsgs = parameters.maxInflightMsgs

@@ -60,6 +60,41 @@ import Testing
         #expect(c.leaders.count == 1 && c.leaders[0] != nid(1))
     }
 
+    @Test func removedLeaderHandsOffToMostUpToDateVoter() throws {
+        let c = TestCluster(voters: ids(1, 2, 3))
+        c.elect(1)
+        try c[1].node.proposeMembershipChange(MembershipChange(.removeNode, node: nid(1)))
+        c.stabilize()
+        #expect(c[1].node.coverage[.transferTimeoutNow] == 1)
+        #expect(c[1].node.coverage[.removedLeaderSteppedDown] == 1)
+        #expect(c.leaders == [nid(2)]) // Equally up to date: the lowest id wins the tie.
+        #expect(c[2].raft.tracker.membership == Membership(voters: ids(2, 3)))
+    }
+
+    @Test func removedLeaderStepsDownWhenHandOffCannotFinish() throws {
+        let c = TestCluster(voters: ids(1, 2, 3)) { $0.electionJitterDisabled = true; $0.checkQuorum = false }
+        c.elect(1)
+        try c[1].node.proposeMembershipChange(MembershipChange(.removeNode, node: nid(1)))
+        // Replicate and commit the change while a later entry stays on 1 alone, so no voter is
+        // caught up when the hand-off starts; then cut 1 off.
+        c.processReady(nid(1))
+        c.deliver()
+        c.processReady(nid(2))
+        c.processReady(nid(3))
+        try c[1].node.propose(bytes("late"))
+        c.processReady(nid(1))
+        c.queue.removeAll { $0.from == nid(1) }
+        c.deliver(to: nid(1))
+        c.processReady(nid(1)) // Commits and applies the removal: the hand-off starts.
+        c.isolate(nid(1))
+        c.queue.removeAll()
+        #expect(c[1].raft.role == .leader && c[1].raft.leadTransferee != nil)
+        let err = raftError { () throws(RaftError) in try c[1].node.propose([1]) }
+        #expect(err != nil)
+        for _ in 0..<c[1].raft.config.electionTimeoutTicks { c[1].node.tick() }
+        #expect(c[1].raft.role == .follower)
+    }
+
     @Test func learnerReceivesLogButDoesNotCountForQuorum() throws {
         let c = TestCluster(voters: ids(1, 2, 3), learners: ids(4))
         c.elect(1)

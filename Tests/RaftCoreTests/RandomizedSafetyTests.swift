@@ -21,6 +21,9 @@ struct SafetyRun {
     var membershipChangePercent: UInt64 = 5
     /// First committed entry seen at each index (term and data), across all nodes.
     var committedAt: [LogIndex: Entry] = [:]
+    /// For each committed index, the lowest current term of a node seen holding it committed:
+    /// an upper bound on the term in which it was committed.
+    var committedTermBound: [LogIndex: Term] = [:]
     var checkedCommit: [NodeID: LogIndex] = [:]
 
     init(seed: UInt64, canaries: [RaftCanary] = []) {
@@ -181,15 +184,17 @@ struct SafetyRun {
                 violations.append("node \(id) committed \(e) at \(i) but another committed \(seen)")
             }
             committedAt[i] = committedAt[i] ?? e
+            committedTermBound[i] = min(committedTermBound[i] ?? cluster.nodes[id]!.raft.term, cluster.nodes[id]!.raft.term)
             i = i + 1
         }
         checkedCommit[id] = max(checkedCommit[id] ?? .zero, log.committed)
     }
 
-    /// Leader completeness: a new leader's log holds every entry committed anywhere so far.
+    /// Leader completeness: a leader's log holds every entry committed in an earlier term.
     mutating func checkLeaderCompleteness(_ id: NodeID) {
         let log = cluster.nodes[id]!.raft.log
-        for (index, entry) in committedAt where index >= log.firstIndex {
+        let term = cluster.nodes[id]!.raft.term
+        for (index, entry) in committedAt where index >= log.firstIndex && committedTermBound[index]! < term {
             let mine = index <= log.lastIndex ? try? log.slice(index, index + 1, maxBytes: .max).first : nil
             if mine != entry { violations.append("leader \(id) of term \(cluster.nodes[id]!.raft.term) lacks committed \(entry)") }
         }
