@@ -191,7 +191,13 @@ public struct Membership: Hashable, Sendable, CustomStringConvertible {
     public var isJoint: Bool { !outgoingVoters.isEmpty }
 
     /// Every node that votes in either voter set, sorted ascending.
-    public var allVoters: [NodeID] { Array(Set(voters + outgoingVoters)).sorted() }
+    public var allVoters: [NodeID] {
+        // Hot: called for every broadcast. Outside a joint configuration it is `voters`.
+        guard !outgoingVoters.isEmpty else { return voters }
+        var merged = voters
+        for id in outgoingVoters where !voters.contains(id) { merged.append(id) }
+        return merged.sorted()
+    }
 
     /// Every member: voters of either set (ascending), then learners (ascending).
     public var allNodes: [NodeID] { allVoters + learners }

@@ -1,7 +1,16 @@
 /// A min-heap of timed events. Ties are broken by insertion order, so the run is a
-/// function of the seed alone.
+/// function of the seed alone. The heap orders small keys; events sit in slots, so
+/// sifting never copies an event (with its message payload).
 struct EventQueue<Event> {
-    private var heap: [(time: Int64, sequence: UInt64, event: Event)] = []
+    private struct Key {
+        let time: Int64
+        let sequence: UInt64
+        let slot: Int
+    }
+
+    private var heap: [Key] = []
+    private var slots: [Event?] = []
+    private var freeSlots: [Int] = []
     private var nextSequence: UInt64 = 0
     let capacity: Int
 
@@ -15,15 +24,24 @@ struct EventQueue<Event> {
     @discardableResult
     mutating func push(_ event: Event, at time: Int64) -> Bool {
         guard heap.count < capacity else { return false }
-        heap.append((time, nextSequence, event))
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = free
+            slots[slot] = event
+        } else {
+            slot = slots.count
+            slots.append(event)
+        }
+        heap.append(Key(time: time, sequence: nextSequence, slot: slot))
         nextSequence += 1
         var child = heap.count - 1
         while child > 0 {
             let parent = (child - 1) / 2
-            guard less(child, parent) else { break }
+            guard less(heap[child], heap[parent]) else { break }
             heap.swapAt(child, parent)
             child = parent
         }
+        assert(heap.count + freeSlots.count == slots.count)
         return true
     }
 
@@ -36,17 +54,19 @@ struct EventQueue<Event> {
             let left = 2 * parent + 1
             let right = left + 1
             var smallest = parent
-            if left < heap.count, less(left, smallest) { smallest = left }
-            if right < heap.count, less(right, smallest) { smallest = right }
+            if left < heap.count, less(heap[left], heap[smallest]) { smallest = left }
+            if right < heap.count, less(heap[right], heap[smallest]) { smallest = right }
             if smallest == parent { break }
             heap.swapAt(parent, smallest)
             parent = smallest
         }
-        return (top.time, top.event)
+        let event = slots[top.slot].take()!
+        freeSlots.append(top.slot)
+        return (top.time, event)
     }
 
-    private func less(_ a: Int, _ b: Int) -> Bool {
-        (heap[a].time, heap[a].sequence) < (heap[b].time, heap[b].sequence)
+    private func less(_ a: Key, _ b: Key) -> Bool {
+        a.time < b.time || (a.time == b.time && a.sequence < b.sequence)
     }
 }
 

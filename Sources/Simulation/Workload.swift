@@ -99,6 +99,7 @@ final class KMSWorkload {
         case enableRotation(KeyID)
         case scheduleDeletion(KeyID)
         case cancelDeletion(KeyID)
+        case putPolicy(KeyID, restrictive: Bool)
     }
 
     private func chooseOperation() -> Operation {
@@ -116,8 +117,9 @@ final class KMSWorkload {
         case 72..<84: return .setEnabled(key, random.chance(0.6))
         case 84..<88: return .rotate(random.pick(stateKeys + doomedKeys))
         case 88..<92: return .enableRotation(random.pick(stateKeys + doomedKeys))
-        case 92..<96: return .scheduleDeletion(random.pick(doomedKeys))
-        default: return .cancelDeletion(random.pick(doomedKeys))
+        case 92..<95: return .scheduleDeletion(random.pick(doomedKeys))
+        case 95..<98: return .cancelDeletion(random.pick(doomedKeys))
+        default: return .putPolicy(key, restrictive: random.chance(0.5))
         }
     }
 
@@ -139,6 +141,10 @@ final class KMSWorkload {
         case let .enableRotation(key): return .write(.enableKeyRotation(keyID: key.description, rotationPeriodInDays: 90))
         case let .scheduleDeletion(key): return .write(.scheduleKeyDeletion(keyID: key.description, pendingWindowInDays: 7))
         case let .cancelDeletion(key): return .write(.cancelKeyDeletion(keyID: key.description))
+        case let .putPolicy(key, restrictive):
+            return .write(.putKeyPolicy(keyID: key.description, policyName: "default",
+                                        policy: restrictive ? KMSWorkload.namedPolicy : KeyPolicy.defaultDocument(world.kmsConfig),
+                                        bypassPolicyLockoutSafetyCheck: false))
         }
     }
 
@@ -147,6 +153,10 @@ final class KMSWorkload {
     }
 
     static let attemptsMax = 40
+
+    /// A policy naming the simulated principal (and denying it nothing the workload does),
+    /// so policy changes replicate and are evaluated without changing any outcome.
+    static let namedPolicy = #"{"Version":"2012-10-17","Statement":[{"Sid":"sim","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/sim"},"Action":["kms:*"],"Resource":"*"},{"Sid":"no-one-else","Effect":"Deny","Principal":"*","Action":"kms:ScheduleKeyDeletion","Resource":"*","Condition":{"StringNotEquals":{"aws:PrincipalArn":"arn:aws:iam::111122223333:user/sim"}}}]}"#
 
     private func send(_ operation: Operation, client: Int, attempt: Int) {
         let nodeIndex = nextNode[client]
@@ -242,7 +252,7 @@ final class KMSWorkload {
         case let (.setEnabled(key, enabled), .failure(error)) where error.code == .dependencyTimeout:
             addHistory(client, key, .setEnabled(enabled), .unknown, invokeMs, Int64.max)
         case let (_, .failure(error)):
-            if [.invalidCiphertext, .internalError].contains(error.code) {
+            if [.invalidCiphertext, .internalError, .accessDenied, .malformedPolicyDocument].contains(error.code) {
                 fail("unexpected \(error.code.rawValue): \(error.message)")
             }
         default:
