@@ -60,7 +60,7 @@ public struct NodeConfig: Sendable {
     public var maxInflightMsgs = 256
     public var readConsistency = ReadConsistency.lease(maxStalenessMs: 5_000)
     /// How often the lease is refreshed with a ReadIndex round trip.
-    public var leaseRefreshTicks = 2
+    public var leaseRefreshTicks = 5
     /// A client request not answered within this many ticks fails with a retryable error.
     public var requestTimeoutTicks = 50
     public var pendingRequestsMax = 4_096
