@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"], exclude: ["testdata"], swiftSettings: strict),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "RaftCore"], swiftSettings: strict),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"], swiftSettings: strict),
-        .testTarget(name: "KMSWireTests", dependencies: ["KMSWire"], swiftSettings: strict),
+        .testTarget(name: "KMSWireTests", dependencies: ["KMSWire", "KMS"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -57,7 +57,7 @@ public struct KeyID: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     /// A fresh random version-4 UUID drawn from `entropy`.
-    public static func random(using entropy: some EntropySource) throws(CryptoError) -> KeyID {
+    public static func generate(using entropy: some EntropySource) throws(CryptoError) -> KeyID {
         var bytes = try entropy.bytes(count: byteCount)
         bytes[6] = (bytes[6] & 0x0F) | 0x40  // version 4
         bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 4122 variant

@@ -136,7 +136,7 @@ extension KMSService {
         try authorizeIdentity(principal, "kms:CreateKey")
         let document = r.policy ?? KeyPolicy.defaultDocument(config)
         let policy = try KeyPolicy.parse(document)
-        let keyID = try draw { () throws(CryptoError) in try KeyID.random(using: entropy) }
+        let keyID = try draw { () throws(CryptoError) in try KeyID.generate(using: entropy) }
         if !r.bypassPolicyLockoutSafetyCheck {
             try checkLockout(policy, principal: principal, keyARN: config.keyARN(keyID))
         }
@@ -160,7 +160,7 @@ extension KMSService {
     private func wrapFreshMaterial(_ entropy: some EntropySource) throws(KMSError) -> [UInt8] {
         let rootKey = try requireUnsealed()
         return try draw { () throws(CryptoError) in
-            let material = try SecretBytes.random(count: AESGCM.keyByteCount, using: entropy)
+            let material = try SecretBytes.generate(count: AESGCM.keyByteCount, using: entropy)
             return try KeyWrap.wrap(material, under: rootKey)
         }
     }

@@ -32,7 +32,7 @@ public enum KMSReadResponse: Equatable, Sendable {
     case decrypt(DecryptResponse)
     case reEncrypt(ReEncryptResponse)
     case generateDataKey(GenerateDataKeyResponse)
-    case random([UInt8])
+    case randomBytes([UInt8])
 }
 
 extension KMSService {
@@ -69,7 +69,7 @@ extension KMSService {
                                                         context: context, includePlaintext: includePlaintext,
                                                         principal: principal, entropy: entropy))
         case let .generateRandom(numberOfBytes):
-            return .random(try generateRandom(numberOfBytes: numberOfBytes, principal: principal, entropy: entropy))
+            return .randomBytes(try generateRandom(numberOfBytes: numberOfBytes, principal: principal, entropy: entropy))
         }
     }
 }

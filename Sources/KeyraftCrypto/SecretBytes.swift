@@ -46,7 +46,7 @@ public final class SecretBytes: @unchecked Sendable {
     }
 
     /// Draws `count` fresh bytes from `entropy`.
-    public static func random(count: Int, using entropy: some EntropySource) throws(CryptoError) -> SecretBytes {
+    public static func generate(count: Int, using entropy: some EntropySource) throws(CryptoError) -> SecretBytes {
         try SecretBytes(count: count) { (buffer) throws(CryptoError) in try entropy.fill(buffer) }
     }
 

@@ -9,7 +9,7 @@ struct CryptoBenchmark {
 
     func run() throws {
         let entropy = SystemEntropy()
-        let key = try SecretBytes.random(count: AESGCM.keyByteCount, using: entropy)
+        let key = try SecretBytes.generate(count: AESGCM.keyByteCount, using: entropy)
         let aad = [UInt8](repeating: 0x61, count: 45)  // a blob header plus a small context
         print("keyraft-bench crypto: AES-256-GCM via OpenSSL \(opensslVersion()), \(secondsPerCase)s per case")
         print(pad("operation", 28) + pad("size", 8) + pad("ops/s", 14) + "MB/s")
@@ -30,7 +30,7 @@ struct CryptoBenchmark {
     }
 
     private func blobCosts(key: SecretBytes, entropy: SystemEntropy) throws {
-        let keyID = try KeyID.random(using: entropy)
+        let keyID = try KeyID.generate(using: entropy)
         let context: EncryptionContext = ["tenant": "acme", "purpose": "benchmark"]
         let plaintext = try entropy.bytes(count: 32)
         let blob = try CiphertextBlob.seal(plaintext, keyID: keyID, keyVersion: .first, key: key,

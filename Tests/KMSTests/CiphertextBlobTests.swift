@@ -9,8 +9,8 @@ struct CiphertextBlobTests {
 
     func sample(_ plaintext: [UInt8] = Array("hello, keyraft".utf8),
                 context: EncryptionContext = ["tenant": "a"]) throws -> (CiphertextBlob, SecretBytes) {
-        let key = try SecretBytes.random(count: 32, using: entropy)
-        let id = try KeyID.random(using: entropy)
+        let key = try SecretBytes.generate(count: 32, using: entropy)
+        let id = try KeyID.generate(using: entropy)
         let blob = try CiphertextBlob.seal(plaintext, keyID: id, keyVersion: KeyVersion(3), key: key,
                                           context: context, entropy: entropy)
         return (blob, key)
@@ -159,7 +159,7 @@ struct CiphertextBlobTests {
 struct IdentifierTests {
     @Test("key ids are version-4 UUIDs that round-trip through text")
     func keyIDs() throws {
-        let id = try KeyID.random(using: SeededEntropy(seed: 5))
+        let id = try KeyID.generate(using: SeededEntropy(seed: 5))
         let text = id.description
         #expect(text.count == 36)
         #expect(Array(text)[14] == "4")

@@ -14,7 +14,7 @@ final class Harness {
 
     init(seed: UInt64 = 1) {
         entropy = SeededEntropy(seed: seed)
-        rootKey = try! SecretBytes.random(count: 32, using: entropy)
+        rootKey = try! SecretBytes.generate(count: 32, using: entropy)
         service = KMSService(config: KMSConfig(), rootKey: rootKey)
     }
 

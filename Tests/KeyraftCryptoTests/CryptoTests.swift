@@ -8,7 +8,7 @@ struct AESGCMTests {
 
     @Test("flipping any single bit of nonce, ciphertext, tag or AAD makes open fail")
     func tamperEveryBit() throws {
-        let key = try SecretBytes.random(count: 32, using: entropy)
+        let key = try SecretBytes.generate(count: 32, using: entropy)
         let plaintext = try entropy.bytes(count: 48)
         let aad = try entropy.bytes(count: 24)
         let box = try AESGCM.seal(plaintext, key: key, aad: aad, entropy: entropy)
@@ -45,8 +45,8 @@ struct AESGCMTests {
 
     @Test("a different key, truncated AAD or a missing byte is refused")
     func wrongInputs() throws {
-        let key = try SecretBytes.random(count: 32, using: entropy)
-        let other = try SecretBytes.random(count: 32, using: entropy)
+        let key = try SecretBytes.generate(count: 32, using: entropy)
+        let other = try SecretBytes.generate(count: 32, using: entropy)
         let box = try AESGCM.seal([1, 2, 3], key: key, aad: [9, 9], entropy: entropy)
         #expect(throws: CryptoError.authenticationFailed) { try AESGCM.open(box, key: other, aad: [9, 9]) }
         #expect(throws: CryptoError.authenticationFailed) { try AESGCM.open(box, key: key, aad: [9]) }
@@ -61,7 +61,7 @@ struct AESGCMTests {
         #expect(throws: CryptoError.invalidKeyLength(expectedBytes: 32, actualBytes: 16)) {
             try AESGCM.seal([1], key: shortKey, nonce: [UInt8](repeating: 0, count: 12))
         }
-        let key = try SecretBytes.random(count: 32, using: entropy)
+        let key = try SecretBytes.generate(count: 32, using: entropy)
         #expect(throws: CryptoError.invalidNonceLength(expectedBytes: 12, actualBytes: 16)) {
             try AESGCM.seal([1], key: key, nonce: [UInt8](repeating: 0, count: 16))
         }
@@ -73,7 +73,7 @@ struct AESGCMTests {
 
     @Test("empty plaintext and empty AAD round-trip; nonces come from the entropy source")
     func emptyAndNonces() throws {
-        let key = try SecretBytes.random(count: 32, using: entropy)
+        let key = try SecretBytes.generate(count: 32, using: entropy)
         let a = try AESGCM.seal([], key: key, entropy: SeededEntropy(seed: 99))
         let b = try AESGCM.seal([], key: key, entropy: SeededEntropy(seed: 99))
         let c = try AESGCM.seal([], key: key, entropy: SeededEntropy(seed: 100))
@@ -88,12 +88,12 @@ struct PrimitiveTests {
     @Test("root-key wrap round-trips 32-byte material and rejects the wrong root key or any bit flip")
     func wrapRoundTrip() throws {
         let entropy = SeededEntropy(seed: 1)
-        let root = try SecretBytes.random(count: 32, using: entropy)
-        let material = try SecretBytes.random(count: 32, using: entropy)
+        let root = try SecretBytes.generate(count: 32, using: entropy)
+        let material = try SecretBytes.generate(count: 32, using: entropy)
         let wrapped = try KeyWrap.wrap(material, under: root)
         #expect(wrapped.count == 40)
         #expect(try KeyWrap.unwrap(wrapped, under: root).constantTimeEquals(material))
-        let otherRoot = try SecretBytes.random(count: 32, using: entropy)
+        let otherRoot = try SecretBytes.generate(count: 32, using: entropy)
         #expect(throws: CryptoError.authenticationFailed) { try KeyWrap.unwrap(wrapped, under: otherRoot) }
         for bit in 0..<(wrapped.count * 8) {
             var m = wrapped
