@@ -92,13 +92,15 @@ public enum SimCommand {
                 print("speed simulated_s \(simulatedSeconds) wall_s \(String(format: "%.3f", wallSeconds)) ratio \(Int(simulatedSeconds / wallSeconds))x events_per_s \(Int(Double(result.events) / wallSeconds))")
             }
             ran += 1
+            // A failure always shows its parameters first, even under --quiet.
+            if quiet, !single, result.failure != nil { print(parameters.description) }
             if single || !quiet || result.failure != nil {
                 print("simulated_ms \(result.simulatedMs) events \(result.events) requests \(result.requestsCompleted) history_ops \(result.historyOps) linearizability \(result.linearizability)")
             }
             if let failure = result.failure {
                 print(failure)
                 print("failing seed \(seed)")
-                print("reproduce: keyraft-sim \(reproduceArguments(seed: seed, swarm: swarm, scenario: scenario, canary: canary, nodes: nodes))")
+                print("reproduce: keyraft-sim \(reproduceArguments(seed: seed, swarm: swarm, scenario: scenario, canary: canary, nodes: nodes, faultPhaseMs: faultPhaseMs))")
                 print("trace \(result.traceHash)")
                 switch failure {
                 case .safety: return exitSafety
@@ -111,11 +113,13 @@ public enum SimCommand {
         return 0
     }
 
-    static func reproduceArguments(seed: UInt64, swarm: Bool, scenario: Scenario?, canary: String?, nodes: Int?) -> String {
+    static func reproduceArguments(seed: UInt64, swarm: Bool, scenario: Scenario?, canary: String?, nodes: Int?,
+                                   faultPhaseMs: Int64?) -> String {
         var parts = [swarm ? "--seeds \(seed)-\(seed)" : "--seed \(seed)"]
         if let scenario { parts.append("--scenario \(scenario.path)") }
         if let canary { parts.append("--canary \(canary)") }
         if let nodes { parts.append("--nodes \(nodes)") }
+        if let faultPhaseMs { parts.append("--fault-phase-ms \(faultPhaseMs)") }
         return parts.joined(separator: " ")
     }
 
