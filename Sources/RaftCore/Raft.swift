@@ -141,7 +141,8 @@ struct Raft {
 
     mutating func resetRandomizedElectionTimeout() {
         let base = config.electionTimeoutTicks
-        randomizedElectionTimeoutTicks = config.electionJitterDisabled ? base : base + Int.random(in: 0..<base, using: &rng)
+        // Jitter comes only from the injected generator (`rng`), never from ambient randomness.
+        randomizedElectionTimeoutTicks = config.electionJitterDisabled ? base : base + Int(rng.next(upperBound: UInt64(base)))
         precondition(randomizedElectionTimeoutTicks >= base && randomizedElectionTimeoutTicks < 2 * base,
                      "randomized timeout out of range")
     }

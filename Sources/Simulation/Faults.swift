@@ -44,36 +44,23 @@ extension SimWorld {
         case .crash:
             let candidates = machines.filter { $0.node != nil }
             guard !candidates.isEmpty else { return }
-            let victim = random.pick(candidates)
-            crash(victim)
-            schedule(.restart(victim.id), in: duration)
+            crashAndRestart(random.pick(candidates), after: duration)
         case .crashLeader:
             guard let leader else { return }
-            crash(leader)
-            schedule(.restart(leader.id), in: duration)
+            crashAndRestart(leader, after: duration)
         case .crashLeaderWithTail:
             // The Figure 8 adversary: kill a leader while part of its log is uncommitted, so
             // different terms' tails pile up on different minorities.
             guard let leader, let node = leader.node else { return }
             let status = node.status
             guard status.lastIndex > status.hardState.commit else { return }
-            crash(leader)
-            schedule(.restart(leader.id), in: duration)
-        case .crashLeaderWithTail:
-            // The Figure 8 adversary: kill a leader while part of its log is uncommitted, so
-            // different terms' tails pile up on different minorities.
-            guard let leader, let node = leader.node else { return }
-            let status = node.status
-            guard status.lastIndex > status.hardState.commit else { return }
-            crash(leader)
-            schedule(.restart(leader.id), in: duration)
+            crashAndRestart(leader, after: duration)
         case .rollingRestart:
             // Restart the machines one after another, in id order, each back before the next goes.
             let victim = machines[rollingCursor % machines.count]
             rollingCursor += 1
             guard victim.node != nil else { return }
-            crash(victim)
-            schedule(.restart(victim.id), in: min(duration, parameters.faultIntervalMs.lowerBound))
+            crashAndRestart(victim, after: min(duration, parameters.faultIntervalMs.lowerBound))
         case .tornWrite:
             let victim = random.pick(machines)
             victim.disk.crashDuringNextSync = true
@@ -116,10 +103,7 @@ extension SimWorld {
             trace.add("disk-latency n\(victim.id) until \(victim.busyUntilMs)")
         case .majorityCrash:
             let majority = shuffledIDs().prefix(machines.count / 2 + 1)
-            for id in majority where machine(id).node != nil {
-                crash(machine(id))
-                schedule(.restart(id), in: duration)
-            }
+            for id in majority where machine(id).node != nil { crashAndRestart(machine(id), after: duration) }
         case .corruption:
             // At most a minority may be lost for good, or the cluster could never recover.
             let corrupted = machines.filter(\.diskCorrupted).count
@@ -130,13 +114,17 @@ extension SimWorld {
             guard let index = victim.disk.corruptRandomEntry() else { return }
             victim.diskCorrupted = true
             trace.add("corrupt n\(victim.id) entry \(index)")
-            crash(victim)
-            schedule(.restart(victim.id), in: duration)
+            crashAndRestart(victim, after: duration)
         case .clockJumpDays:
             let days = Int64(random.int(1...120))
             for machine in machines { machine.clock.offsetMs += days * 86_400_000 }
             trace.add("clock-jump \(days) days")
         }
+    }
+
+    private func crashAndRestart(_ machine: SimMachine, after delayMs: Int64) {
+        crash(machine)
+        schedule(.restart(machine.id), in: delayMs)
     }
 
     /// Ends every fault: links heal, paused nodes resume, crashed nodes restart.
