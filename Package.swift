@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "KMS", dependencies: ["KeyraftCrypto"], swiftSettings: strict),
         .target(name: "Storage", dependencies: ["CRocksDB"], swiftSettings: strict),
         // AWS JSON 1.1 wire basics and SigV4 signing and verification.
-        .target(name: "KMSWire", dependencies: ["KeyraftCrypto"], swiftSettings: strict),
+        .target(name: "KMSWire", dependencies: ["KeyraftCrypto", "KMS"], swiftSettings: strict),
         // The single-threaded node driver: Raft Ready loop, forwarding, read leases, scheduler.
         .target(
             name: "KeyraftNode",
@@ -84,7 +84,11 @@ let package = Package(
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"], exclude: ["testdata"], swiftSettings: strict),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "RaftCore"], swiftSettings: strict),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"], swiftSettings: strict),
-        .testTarget(name: "KMSWireTests", dependencies: ["KMSWire", "KMS"], swiftSettings: strict),
+        .testTarget(
+            name: "KMSWireTests",
+            dependencies: ["KMSWire", "KMS", "KeyraftCrypto", "KeyraftCryptoDeterministic"],
+            swiftSettings: strict
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
