@@ -40,7 +40,7 @@ public final class Simulator {
 
     public func run() -> SimResult {
         let p = world.parameters
-        for machine in world.machines where machine.id != world.joinerID { world.start(machine) }
+        boot()
         for client in 0..<p.clients { world.schedule(.client(client), in: 200 + Int64(client) * 7) }
         world.schedule(.fault, in: world.random.int64(p.faultIntervalMs))
         if let at = p.addLearnerAtMs { world.schedule(.addLearner, in: at) }
@@ -59,6 +59,14 @@ public final class Simulator {
     }
 
     // MARK: Phases
+
+    /// Starts the machines without workload or faults (tests drive the cluster themselves).
+    func boot() {
+        for machine in world.machines where machine.id != world.joinerID { world.start(machine) }
+    }
+
+    /// Runs the event loop `durationMs` further (tests).
+    func advance(byMs durationMs: Int64) -> SimFailure? { runUntil(world.nowMs + durationMs) }
 
     private func runUntil(_ endMs: Int64) -> SimFailure? {
         while let nextTime = world.queue.nextTime, nextTime <= endMs {
