@@ -45,7 +45,13 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "KMS", dependencies: ["KeyraftCrypto"], swiftSettings: strict),
-        .target(name: "Storage", dependencies: ["CRocksDB"], swiftSettings: strict),
+        .target(name: "Storage", dependencies: ["CRocksDB", "RaftCore", "KeyraftNode"], swiftSettings: strict),
+        // Child process of the storage crash test: writes synced batches until it is SIGKILLed.
+        .executableTarget(
+            name: "storage-crash-helper",
+            dependencies: ["Storage", "RaftCore"],
+            swiftSettings: strict
+        ),
         // AWS JSON 1.1 wire basics and SigV4 signing and verification.
         .target(name: "KMSWire", dependencies: ["KeyraftCrypto", "KMS"], swiftSettings: strict),
         // The single-threaded node driver: Raft Ready loop, forwarding, read leases, scheduler.
@@ -80,7 +86,11 @@ let package = Package(
             dependencies: ["KMS", "KeyraftCrypto", "KeyraftCryptoDeterministic"],
             swiftSettings: strict
         ),
-        .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: strict),
+        .testTarget(
+            name: "StorageTests",
+            dependencies: ["Storage", "CRocksDB", "RaftCore", "KeyraftNode", "KMS", "KeyraftCrypto"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"], exclude: ["testdata"], swiftSettings: strict),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "RaftCore"], swiftSettings: strict),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"], swiftSettings: strict),
