@@ -72,7 +72,7 @@ let package = Package(
         .executableTarget(name: "keyraft-sim", dependencies: ["Simulation"], swiftSettings: strict),
         .executableTarget(
             name: "keyraft-bench",
-            dependencies: ["KeyraftCrypto", "KMS"],
+            dependencies: ["KeyraftCrypto", "KMS", "Storage", "RaftCore"],
             swiftSettings: strict
         ),
 

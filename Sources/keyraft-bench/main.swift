@@ -5,8 +5,9 @@ import KMS
 import KeyraftCrypto
 
 let usage = """
-    usage: keyraft-bench crypto [--seconds S]
+    usage: keyraft-bench crypto|storage [--seconds S]
       crypto   AES-256-GCM seal/open throughput at 32 B, 1 KiB, 4 KiB and ciphertext blob encode/decode cost
+      storage  synced RocksDB write batches through the node's storage (1, 10, 100 entries per batch)
     """
 
 var arguments = Array(CommandLine.arguments.dropFirst())
@@ -32,10 +33,15 @@ while let flag = arguments.first {
     }
 }
 
-switch command {
-case "crypto":
-    try CryptoBenchmark(secondsPerCase: secondsPerCase).run()
-default:
-    print(usage)
-    exit(2)
+do {
+    switch command {
+    case "crypto": try CryptoBenchmark(secondsPerCase: secondsPerCase).run()
+    case "storage": try StorageBenchmark(secondsPerCase: secondsPerCase).run()
+    default:
+        print(usage)
+        exit(2)
+    }
+} catch {
+    FileHandle.standardError.write(Data("keyraft-bench: \(error)\n".utf8))
+    exit(1)
 }
