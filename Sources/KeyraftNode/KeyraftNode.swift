@@ -337,10 +337,10 @@ public final class KeyraftNode {
         for _ in 0..<2 {
             startReadBatch()
             var rounds = 0
-            while !isHalted, raft.hasReady {
+            while !isHalted, let ready = raft.readyIfAny() {
                 rounds += 1
                 precondition(rounds <= 10_000, "the Ready loop does not converge")
-                handle(raft.ready())
+                handle(ready)
             }
             guard !isHalted else { return }
             serveReadyReads()

@@ -92,6 +92,12 @@ public struct RawNode {
             || raft.hardState != lastHardState || raft.softState != lastSoftState
     }
 
+    /// `ready()` if there is anything to hand out, else nil. A mutating access: callers that
+    /// keep the node in a class property avoid copying the whole state for the check.
+    public mutating func readyIfAny() -> Ready? {
+        hasReady ? ready() : nil
+    }
+
     /// Collects the pending work. Must be followed by `advance(_:)` before the next call.
     public mutating func ready() -> Ready {
         precondition(!readyOutstanding, "ready() called twice without advance()")
