@@ -63,6 +63,8 @@ let package = Package(
 
         // Porcupine-style linearizability checking (standard library only).
         .target(name: "Linearizability", swiftSettings: strict),
+        // Hash-chained JSON-lines audit trail: writer with rotation, and verifier.
+        .target(name: "Audit", dependencies: ["KeyraftCrypto"], swiftSettings: strict),
         // The deterministic simulator: the real node code on simulated disk, network and time.
         .target(
             name: "Simulation",
@@ -94,6 +96,7 @@ let package = Package(
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"], exclude: ["testdata"], swiftSettings: strict),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "RaftCore"], swiftSettings: strict),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"], swiftSettings: strict),
+        .testTarget(name: "AuditTests", dependencies: ["Audit"], swiftSettings: strict),
         .testTarget(
             name: "KMSWireTests",
             dependencies: ["KMSWire", "KMS", "KeyraftCrypto", "KeyraftCryptoDeterministic"],
