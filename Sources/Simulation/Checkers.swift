@@ -117,4 +117,25 @@ enum KMSChecks {
         }
         return nil
     }
+
+    /// Every ciphertext a client ever received decrypts to its plaintext on every running
+    /// node, as long as its key is enabled there.
+    static func everyCiphertextDecrypts(_ records: [CiphertextRecord], on machines: [SimMachine],
+                                        principal: Principal) -> SimFailure? {
+        for machine in machines {
+            guard let node = machine.node, !node.isHalted else { continue }
+            for record in records where node.kms.state.keys[record.key]?.state == .enabled {
+                do {
+                    let plaintext = try node.kms.decrypt(ciphertextBlob: record.blob, context: record.context,
+                                                         principal: principal).plaintext
+                    if plaintext != record.plaintext {
+                        return .safety("n\(machine.id) decrypts a ciphertext of key \(record.key) to the wrong plaintext")
+                    }
+                } catch {
+                    return .safety("n\(machine.id) cannot decrypt a ciphertext of enabled key \(record.key): \(error)")
+                }
+            }
+        }
+        return nil
+    }
 }

@@ -110,7 +110,8 @@ public final class Simulator {
         _ = runUntil(world.nowMs + 3_000)
         let reference = leader.node!.kms.state
         let deleted = Set(workload.createdKeys.filter { reference.keys[$0] == nil })
-        return KMSChecks.convergence(world.machines, deletedKeys: deleted)
+        if let failure = KMSChecks.convergence(world.machines, deletedKeys: deleted) { return failure }
+        return KMSChecks.everyCiphertextDecrypts(workload.ciphertexts, on: world.machines, principal: workload.principal)
     }
 
     /// One line per machine, for failure reports.
