@@ -277,6 +277,7 @@ public final class KeyraftNode {
 
     /// Serves every waiting read that is now safe to serve.
     private func serveReadyReads() {
+        guard !pendingReads.isEmpty else { return }
         let applied = appliedIndex
         let leaseValid = canServeUnderLease()
         let current = pendingReads
@@ -344,6 +345,8 @@ public final class KeyraftNode {
             }
             guard !isHalted else { return }
             serveReadyReads()
+            // A second pass only if serving sent reads back for a catch-up round.
+            guard pendingReads.contains(where: { $0.needsReadIndex && $0.batch == nil }) else { return }
         }
     }
 
