@@ -70,6 +70,7 @@ extension KMSService {
             }
             let id = try authorizedKey(reference, request, principal)
             let parsed = try KeyPolicy.parse(policy)
+            try parsed.checkConditionKeysSupported()
             if !bypass { try checkLockout(parsed, principal: principal, keyARN: config.keyARN(id)) }
             return .putKeyPolicy(id, policy: policy)
         }
@@ -136,6 +137,7 @@ extension KMSService {
         try authorizeIdentity(principal, "kms:CreateKey")
         let document = r.policy ?? KeyPolicy.defaultDocument(config)
         let policy = try KeyPolicy.parse(document)
+        try policy.checkConditionKeysSupported()
         let keyID = try draw { () throws(CryptoError) in try KeyID.generate(using: entropy) }
         if !r.bypassPolicyLockoutSafetyCheck {
             try checkLockout(policy, principal: principal, keyARN: config.keyARN(keyID))

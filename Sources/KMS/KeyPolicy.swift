@@ -61,6 +61,23 @@ public struct KeyPolicy: Equatable, Sendable {
 
     public enum Decision: Equatable, Sendable { case allowed, explicitDeny, implicitDeny }
 
+    /// The condition keys Keyraft evaluates. A policy using any other is refused when it is
+    /// put: an unknown key would silently never match, so a Deny on it would never apply.
+    public static func isSupportedConditionKey(_ lowercasedKey: String) -> Bool {
+        (lowercasedKey.hasPrefix("kms:encryptioncontext:") && lowercasedKey.count > "kms:encryptioncontext:".count)
+            || lowercasedKey == "kms:calleraccount" || lowercasedKey == "aws:principalarn"
+    }
+
+    /// Refuses policies whose conditions Keyraft cannot evaluate.
+    public func checkConditionKeysSupported() throws(KMSError) {
+        for statement in statements {
+            for condition in statement.conditions where !KeyPolicy.isSupportedConditionKey(condition.key) {
+                throw KMSError(.malformedPolicyDocument,
+                               "Keyraft does not evaluate the condition key \(condition.key); supported: kms:EncryptionContext:<key>, kms:CallerAccount, aws:PrincipalArn.")
+            }
+        }
+    }
+
     public func evaluate(_ request: Request) -> Decision {
         var allowed = false
         for statement in statements where matches(statement, request) {

@@ -95,6 +95,9 @@ public enum AESGCM {
             var finalBytes: Int32 = 0
             guard EVP_DecryptFinal_ex(context.pointer, nil, &finalBytes) == 1 else {
                 ERR_clear_error()
+                // The buffer holds unauthenticated plaintext (the right key with the wrong
+                // context yields the real plaintext): clear it before it is freed.
+                OPENSSL_cleanse(output.baseAddress, ciphertext.count)
                 throw .authenticationFailed
             }
         }

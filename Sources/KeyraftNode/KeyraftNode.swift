@@ -27,12 +27,18 @@ public final class KeyraftNode {
     var pendingWrites: [UInt64: PendingRequest] = [:]
     /// Reads waiting for the lease, or for their ReadIndex batch to be applied.
     var pendingReads: [PendingRead] = []
-    var readBatches: [(sequence: UInt64, index: LogIndex?)] = []
+    /// ReadIndex rounds in flight or answered: sequence, answer, the tick it was sent.
+    var readBatches: [(sequence: UInt64, index: LogIndex?, sentTick: UInt64)] = []
     var lease: ReadLease
     /// Keys the scheduler has a maintenance command in flight for, until the given tick.
     var maintenanceInFlight: [KeyID: UInt64] = [:]
     var lastSnapshotIndex: LogIndex
     public private(set) var softState = SoftState(leader: nil, role: .follower)
+    /// The last hard state handed out for persistence.
+    private var lastHardState = HardState()
+    /// Forwarded writes already proposed, until the given tick: a duplicated forward
+    /// message must not apply a write twice. Bounded by `pendingRequestsMax`.
+    private var recentForwards: [RequestOrigin: UInt64] = [:]
     /// Set when storage failed or a committed entry did not decode: the node stops.
     public private(set) var haltReason: String?
     /// Observers for the simulator's checkers and for metrics; never change behaviour.
@@ -69,7 +75,9 @@ public final class KeyraftNode {
         kms = KMSService(config: kmsConfig, rootKey: rootKey)
         if config.canaries.contains(.rotationDropsOldVersion) { kms.enableRotationDropsOldVersionCanary() }
         var word: UInt64 = 0
-        withUnsafeMutableBytes(of: &word) { try? entropy.fill($0) }
+        let drawn = withUnsafeMutableBytes(of: &word) { (try? entropy.fill($0)) != nil }
+        // Without entropy a node can create no key and no nonce; it must not start at all.
+        precondition(drawn, "the entropy source failed at start")
         incarnation = word
         let snapshot = try storage.snapshot()
         if !snapshot.data.isEmpty {
@@ -182,14 +190,28 @@ public final class KeyraftNode {
     }
 
     private func proposeForwarded(_ write: ForwardedWrite) {
+        guard recentForwards[write.origin] == nil else { return }  // a duplicate of one already proposed
+        guard recentForwards.count < config.pendingRequestsMax else {
+            network.send(.forwardFailed(origin: write.origin, error: KMSError(
+                .dependencyTimeout, "The leader has too many forwarded writes in flight. Retry later.")), to: write.origin.node)
+            return
+        }
         if let error = propose(write.request, principal: write.principal, origin: write.origin) {
             network.send(.forwardFailed(origin: write.origin, error: error), to: write.origin.node)
+        } else {
+            recentForwards[write.origin] = ticks + 2 * UInt64(config.requestTimeoutTicks)
         }
     }
 
     /// Prepares and proposes one write on the leader; returns the error to answer with, if any.
     private func propose(_ write: KMSWriteRequest, principal: Principal, origin: RequestOrigin) -> KMSError? {
         guard softState.role == .leader else { return noLeader() }
+        // Validation and authorization read the state: it must hold every committed entry,
+        // or a new leader would judge a write against a state missing acknowledged changes
+        // (a revoked policy, a created key). Until then the client retries.
+        guard leaderStateIsCurrent() else {
+            return KMSError(.dependencyTimeout, "The new leader is catching up with committed changes. Retry shortly.")
+        }
         let command: KMSCommand
         do {
             command = try kms.prepare(write, principal: principal, now: Timestamp(milliseconds: clock.nowMs),
@@ -203,6 +225,14 @@ public final class KeyraftNode {
         } catch {
             return KMSError(.dependencyTimeout, "The leader could not accept the write (\(error)). Retry.")
         }
+    }
+
+    /// True when this leader has committed an entry of its own term and applied everything
+    /// committed: only then does its state reflect every acknowledged write.
+    private func leaderStateIsCurrent() -> Bool {
+        let commit = lastHardState.commit
+        guard appliedIndex >= commit, let term = try? storage.term(at: commit) else { return false }
+        return term == lastHardState.term
     }
 
     private func noLeader() -> KMSError {
@@ -256,7 +286,7 @@ public final class KeyraftNode {
     }
 
     private func refreshLease() {
-        try? raft.readIndex(context: lease.beginRefresh(nowMs: clock.nowMs))
+        try? raft.readIndex(context: lease.beginRefresh(nowMs: clock.nowMs, node: id.rawValue, incarnation: incarnation))
     }
 
     /// One ReadIndex round for every read that needs one and is not yet in a batch.
@@ -264,12 +294,13 @@ public final class KeyraftNode {
         guard pendingReads.contains(where: { $0.needsReadIndex && $0.batch == nil }) else { return }
         let sequence = nextSequence
         nextSequence += 1
+        let context = ReadContext(kind: .batch, node: id.rawValue, incarnation: incarnation, sequence: sequence)
         do {
-            try raft.readIndex(context: ReadContext.batch(sequence).encoded)
+            try raft.readIndex(context: context.encoded)
         } catch {
             return  // No leader known: the reads wait for the next attempt or their deadline.
         }
-        readBatches.append((sequence, nil))
+        readBatches.append((sequence, nil, ticks))
         for i in pendingReads.indices where pendingReads[i].needsReadIndex && pendingReads[i].batch == nil {
             pendingReads[i].batch = sequence
         }
@@ -277,7 +308,10 @@ public final class KeyraftNode {
 
     /// Serves every waiting read that is now safe to serve.
     private func serveReadyReads() {
-        guard !pendingReads.isEmpty else { return }
+        guard !pendingReads.isEmpty else {
+            readBatches.removeAll()  // no read waits on any round
+            return
+        }
         let applied = appliedIndex
         let leaseValid = canServeUnderLease()
         let current = pendingReads
@@ -292,7 +326,8 @@ public final class KeyraftNode {
                 pendingReads.append(read)
             }
         }
-        readBatches.removeAll { batch in !pendingReads.contains { $0.batch == batch.sequence } && batch.index != nil }
+        // A batch no read waits on is done, answered or not (a late answer is then ignored).
+        readBatches.removeAll { batch in !pendingReads.contains { $0.batch == batch.sequence } }
     }
 
     // MARK: Timeouts and the scheduler
@@ -313,7 +348,16 @@ public final class KeyraftNode {
             }
         }
         pendingReads = kept
+        // A ReadIndex round unanswered for an election timeout was lost (a dropped message, a
+        // leader change): its reads go back into the next round.
+        let staleBatches = readBatches.filter { $0.index == nil && $0.sentTick + UInt64(config.electionTimeoutTicks) <= ticks }
+        for batch in staleBatches {
+            for i in pendingReads.indices where pendingReads[i].batch == batch.sequence { pendingReads[i].batch = nil }
+        }
+        readBatches.removeAll { batch in staleBatches.contains { $0.sequence == batch.sequence } }
+        assert(readBatches.count <= pendingReads.count + 1, "read batches are bounded by the reads waiting on them")
         maintenanceInFlight = maintenanceInFlight.filter { $0.value > ticks }
+        recentForwards = recentForwards.filter { $0.value > ticks }
     }
 
     private func runScheduler() {
@@ -352,7 +396,10 @@ public final class KeyraftNode {
 
     private func handle(_ ready: Ready) {
         if let soft = ready.softState { becomeRole(soft) }
-        if let hardState = ready.hardState { onHardState?(hardState) }
+        if let hardState = ready.hardState {
+            onHardState?(hardState)
+            lastHardState = hardState
+        }
         sendAll(ready.messages)
         do {
             try storage.persist(hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot,
@@ -370,7 +417,10 @@ public final class KeyraftNode {
             lastSnapshotIndex = snapshot.metadata.index
             appliedIndex = max(appliedIndex, snapshot.metadata.index)
         }
-        for entry in ready.committedEntries { apply(entry) }
+        for entry in ready.committedEntries {
+            apply(entry)
+            if isHalted { return }  // never apply past an entry that failed, nor snapshot such a state
+        }
         if let last = ready.committedEntries.last { appliedIndex = max(appliedIndex, last.index) }
         for state in ready.readStates { readIndexAnswered(state) }
         raft.advance(ready)
@@ -413,21 +463,27 @@ public final class KeyraftNode {
     }
 
     private func readIndexAnswered(_ state: ReadState) {
-        switch ReadContext(state.requestContext) {
-        case let .lease(sequence)?: lease.answered(sequence: sequence, index: state.index)
-        case let .batch(sequence)?:
-            if let i = readBatches.firstIndex(where: { $0.sequence == sequence }) { readBatches[i].index = state.index }
-        case nil: break
+        guard let context = ReadContext(state.requestContext), context.node == id.rawValue,
+              context.incarnation == incarnation
+        else { return }  // not ours, or an answer meant for an earlier life of this node
+        switch context.kind {
+        case .lease: lease.answered(sequence: context.sequence, index: state.index)
+        case .batch:
+            if let i = readBatches.firstIndex(where: { $0.sequence == context.sequence }) { readBatches[i].index = state.index }
         }
     }
 
     private func maybeSnapshot() {
         let applied = appliedIndex
-        guard applied.rawValue >= lastSnapshotIndex.rawValue + UInt64(config.snapshotEveryEntries) else { return }
+        guard !isHalted, applied.rawValue >= lastSnapshotIndex.rawValue + UInt64(config.snapshotEveryEntries) else { return }
         let keep = UInt64(config.entriesKeptAfterSnapshot)
         let compactTo = applied.rawValue > keep ? LogIndex(applied.rawValue - keep) : LogIndex.zero
-        let snapshot = Snapshot(metadata: SnapshotMetadata(index: applied, term: (try? storage.term(at: applied)) ?? .zero,
-                                                           membership: raft.status.membership),
+        let term: Term
+        do { term = try storage.term(at: applied) } catch {
+            halt("storage has no term for applied index \(applied): \(error)")
+            return
+        }
+        let snapshot = Snapshot(metadata: SnapshotMetadata(index: applied, term: term, membership: raft.status.membership),
                                 data: kms.snapshot())
         do {
             try storage.saveSnapshot(snapshot, compactUpTo: compactTo)

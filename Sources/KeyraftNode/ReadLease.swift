@@ -25,13 +25,13 @@ struct ReadLease {
     func isValid(nowMs: Int64) -> Bool { nowMs < validUntilMs }
 
     /// Starts a refresh; returns the ReadIndex context to send.
-    mutating func beginRefresh(nowMs: Int64) -> [UInt8] {
+    mutating func beginRefresh(nowMs: Int64, node: UInt64, incarnation: UInt64) -> [UInt8] {
         let sequence = nextSequence
         nextSequence += 1
         inflight.append((sequence, nowMs))
         if inflight.count > ReadLease.inflightMax { inflight.removeFirst(inflight.count - ReadLease.inflightMax) }
         assert(inflight.count <= ReadLease.inflightMax)
-        return ReadContext.lease(sequence).encoded
+        return ReadContext(kind: .lease, node: node, incarnation: incarnation, sequence: sequence).encoded
     }
 
     /// A ReadIndex answer for one of our refreshes arrived.
@@ -63,27 +63,41 @@ struct ReadLease {
     }
 }
 
-/// The context bytes of a ReadIndex request: a lease refresh or a batch of linearizable reads.
-enum ReadContext: Equatable {
-    case lease(UInt64)
-    case batch(UInt64)
+/// The context bytes of a ReadIndex request: a lease refresh or a batch of linearizable
+/// reads, unique across the cluster and across restarts — the leader drops a request whose
+/// context is already queued, and a late answer must never match a request of another
+/// node or of this node's earlier life.
+///
+/// `tag: u8 ("L" or "B"), node: u64, incarnation: u64, sequence: u64`.
+struct ReadContext: Equatable {
+    enum Kind: UInt8 {
+        case lease = 0x4C  // "L"
+        case batch = 0x42  // "B"
+    }
+
+    let kind: Kind
+    let node: UInt64
+    let incarnation: UInt64
+    let sequence: UInt64
 
     var encoded: [UInt8] {
-        let (tag, value): (UInt8, UInt64)
-        switch self {
-        case let .lease(sequence): (tag, value) = (0x4C, sequence)  // "L"
-        case let .batch(sequence): (tag, value) = (0x42, sequence)  // "B"
+        var out: [UInt8] = [kind.rawValue]
+        for value in [node, incarnation, sequence] {
+            for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
         }
-        return [tag] + stride(from: 56, through: 0, by: -8).map { UInt8(truncatingIfNeeded: value >> UInt64($0)) }
+        return out
+    }
+
+    init(kind: Kind, node: UInt64, incarnation: UInt64, sequence: UInt64) {
+        self.kind = kind
+        self.node = node
+        self.incarnation = incarnation
+        self.sequence = sequence
     }
 
     init?(_ bytes: [UInt8]) {
-        guard bytes.count == 9 else { return nil }
-        let value = bytes[1...].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        switch bytes[0] {
-        case 0x4C: self = .lease(value)
-        case 0x42: self = .batch(value)
-        default: return nil
-        }
+        guard bytes.count == 25, let kind = Kind(rawValue: bytes[0]) else { return nil }
+        func u64(_ at: Int) -> UInt64 { bytes[at..<(at + 8)].reduce(0) { $0 << 8 | UInt64($1) } }
+        self.init(kind: kind, node: u64(1), incarnation: u64(9), sequence: u64(17))
     }
 }

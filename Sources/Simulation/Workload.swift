@@ -100,6 +100,17 @@ final class KMSWorkload {
         case scheduleDeletion(KeyID)
         case cancelDeletion(KeyID)
         case putPolicy(KeyID, restrictive: Bool)
+
+        /// The key the operation names, if any.
+        var key: KeyID? {
+            switch self {
+            case .createKey: return nil
+            case let .decrypt(record): return record.key
+            case let .encrypt(k), let .generateDataKey(k), let .describe(k), let .setDescription(k, _), let .setEnabled(k, _),
+                 let .rotate(k), let .enableRotation(k), let .scheduleDeletion(k), let .cancelDeletion(k), let .putPolicy(k, _):
+                return k
+            }
+        }
     }
 
     private func chooseOperation() -> Operation {
@@ -254,6 +265,11 @@ final class KMSWorkload {
         case let (_, .failure(error)):
             if [.invalidCiphertext, .internalError, .accessDenied, .malformedPolicyDocument].contains(error.code) {
                 fail("unexpected \(error.code.rawValue): \(error.message)")
+            }
+            // State keys were acknowledged as created and are never scheduled for deletion:
+            // "not found" or "invalid state" for one means a node judged a stale state.
+            if let key = operation.key, stateKeys.contains(key), [.notFound, .invalidState].contains(error.code) {
+                fail("\(error.code.rawValue) for key \(key), which exists: \(error.message)")
             }
         default:
             break

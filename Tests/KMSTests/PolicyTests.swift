@@ -89,6 +89,19 @@ struct PolicyTests {
         #expect(code { try h.createKey(CreateKeyRequest(policy: lockout)) } == .malformedPolicyDocument)
     }
 
+    @Test("a policy with a condition key Keyraft cannot evaluate is refused, not silently ignored")
+    func unsupportedConditionKeys() throws {
+        let h = Harness()
+        let id = try h.createKey()
+        let document = policy(adminStatement + "," +
+            #"{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"aws:SourceVpce":"vpce-1"}}}"#)
+        #expect(code { try h.write(.putKeyPolicy(keyID: id, policyName: nil, policy: document, bypassPolicyLockoutSafetyCheck: false)) }
+                == .malformedPolicyDocument)
+        #expect(code { try h.createKey(CreateKeyRequest(policy: document)) } == .malformedPolicyDocument)
+        #expect(KeyPolicy.isSupportedConditionKey("kms:encryptioncontext:tenant"))
+        #expect(!KeyPolicy.isSupportedConditionKey("kms:encryptioncontext:"))
+    }
+
     @Test("glob matching")
     func glob() {
         #expect(globMatch("kms:*", "kms:Decrypt", caseInsensitive: true))
