@@ -36,6 +36,10 @@ public final class KeyraftNode {
     public private(set) var softState = SoftState(leader: nil, role: .follower)
     /// The last hard state handed out for persistence.
     private var lastHardState = HardState()
+    /// True between `ready()` and `advance()`, when the core must not be re-entered.
+    private var handlingReady = false
+    /// Submissions made by completions while a Ready was being handled.
+    private var deferredSubmissions: [(NodeRequest, Principal, NodeCompletion)] = []
     /// Forwarded writes already proposed, until the given tick: a duplicated forward
     /// message must not apply a write twice. Bounded by `pendingRequestsMax`.
     private var recentForwards: [RequestOrigin: UInt64] = [:]
@@ -107,7 +111,7 @@ public final class KeyraftNode {
     public var status: RaftStatus { raft.status }
     /// The last index applied to the KMS state (kept here: `raft.status` builds a whole report).
     public private(set) var appliedIndex: LogIndex
-    public func leaseIsValid() -> Bool { lease.isValid(nowMs: clock.nowMs) }
+    public func leaseIsValid() -> Bool { lease.isValid(nowMs: clock.monotonicMs) }
 
     // MARK: Events
 
@@ -144,7 +148,17 @@ public final class KeyraftNode {
     }
 
     /// Accepts a client request. The completion runs exactly once, possibly before this returns.
+    /// A completion may submit the next request at once: a submission made while a Ready is
+    /// being handled is queued and taken up when that Ready is done.
     public func submit(_ request: NodeRequest, principal: Principal, completion: @escaping NodeCompletion) {
+        if handlingReady {
+            guard deferredSubmissions.count < config.pendingRequestsMax else {
+                completion(.failure(KMSError(.dependencyTimeout, "Too many requests are waiting on this node. Retry later.")))
+                return
+            }
+            deferredSubmissions.append((request, principal, completion))
+            return
+        }
         guard !isHalted else {
             completion(.failure(KMSError(.dependencyTimeout, "This node has stopped. Use another node.")))
             return
@@ -274,7 +288,7 @@ public final class KeyraftNode {
     }
 
     private func canServeUnderLease() -> Bool {
-        lease.isValid(nowMs: clock.nowMs) || config.canaries.contains(.leaseIgnoresStaleness) && lease.validUntilMs > .min
+        lease.isValid(nowMs: clock.monotonicMs) || config.canaries.contains(.leaseIgnoresStaleness) && lease.validUntilMs > .min
     }
 
     private func serve(_ read: KMSReadRequest, principal: Principal) -> Result<NodeResponse, KMSError> {
@@ -286,7 +300,7 @@ public final class KeyraftNode {
     }
 
     private func refreshLease() {
-        try? raft.readIndex(context: lease.beginRefresh(nowMs: clock.nowMs, node: id.rawValue, incarnation: incarnation))
+        try? raft.readIndex(context: lease.beginRefresh(nowMs: clock.monotonicMs, node: id.rawValue, incarnation: incarnation))
     }
 
     /// One ReadIndex round for every read that needs one and is not yet in a batch.
@@ -385,12 +399,35 @@ public final class KeyraftNode {
             while !isHalted, let ready = raft.readyIfAny() {
                 rounds += 1
                 precondition(rounds <= 10_000, "the Ready loop does not converge")
+                handlingReady = true
                 handle(ready)
+                handlingReady = false
             }
-            guard !isHalted else { return }
+            guard !isHalted else {
+                failDeferredSubmissions()
+                return
+            }
             serveReadyReads()
+            takeUpDeferredSubmissions()
             // A second pass only if serving sent reads back for a catch-up round.
             guard pendingReads.contains(where: { $0.needsReadIndex && $0.batch == nil }) else { return }
+        }
+    }
+
+    /// Runs the submissions completions made while a Ready was handled (bounded: each one
+    /// came from a completed request, and there are at most `pendingRequestsMax`).
+    private func takeUpDeferredSubmissions() {
+        guard !deferredSubmissions.isEmpty else { return }
+        let queued = deferredSubmissions
+        deferredSubmissions.removeAll()
+        for (request, principal, completion) in queued { submit(request, principal: principal, completion: completion) }
+    }
+
+    private func failDeferredSubmissions() {
+        let queued = deferredSubmissions
+        deferredSubmissions.removeAll()
+        for (_, _, completion) in queued {
+            completion(.failure(KMSError(.dependencyTimeout, "This node has stopped. Use another node.")))
         }
     }
 

@@ -5,12 +5,16 @@ import KMS
 /// RocksDB, NIO and the system clock; the simulator with its own disk, network and
 /// virtual time. The node cannot tell them apart.
 
-/// The node's local clock, in milliseconds since the Unix epoch.
+/// The node's clocks.
 ///
-/// Leases assume only that it advances at roughly the real rate (bounded drift), never
-/// that two nodes agree on it. Timestamps in commands come from the leader's clock.
+/// `nowMs` is wall time (ms since the Unix epoch): it stamps commands on the leader (key
+/// creation, rotation and deletion dates) and may be stepped by NTP or an operator.
+/// `monotonicMs` never goes backwards and only advances at roughly the real rate (bounded
+/// drift): the read lease is timed with it, so a wall-clock step can never stretch a lease
+/// past `maxStalenessMs`. Two nodes' clocks never need to agree.
 public protocol NodeClock: AnyObject {
     var nowMs: Int64 { get }
+    var monotonicMs: Int64 { get }
 }
 
 /// Sends messages to peers. Delivery is best-effort: messages may be lost, delayed or

@@ -116,9 +116,18 @@ extension SimWorld {
             trace.add("corrupt n\(victim.id) entry \(index)")
             crashAndRestart(victim, after: duration)
         case .clockJumpDays:
-            let days = Int64(random.int(1...120))
-            for machine in machines { machine.clock.offsetMs += days * 86_400_000 }
-            trace.add("clock-jump \(days) days")
+            // Days pass on every wall clock (rotations and deletions come due); sometimes one
+            // node's wall clock is instead stepped back, which must not stretch its lease.
+            if random.chance(0.25) {
+                let victim = random.pick(machines)
+                let backMs = random.int64(1_000...600_000)
+                victim.clock.offsetMs -= backMs
+                trace.add("clock-step-back n\(victim.id) \(backMs) ms")
+            } else {
+                let days = Int64(random.int(1...120))
+                for machine in machines { machine.clock.offsetMs += days * 86_400_000 }
+                trace.add("clock-jump \(days) days")
+            }
         }
     }
 

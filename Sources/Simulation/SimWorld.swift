@@ -17,7 +17,10 @@ final class SimClock: NodeClock {
         self.offsetMs = offsetMs
     }
 
-    var nowMs: Int64 { offsetMs + Int64((Double(world.nowMs) * rate).rounded(.down)) }
+    var nowMs: Int64 { offsetMs + monotonicMs }
+
+    /// Elapsed time at this node's rate: never stepped, never backwards.
+    var monotonicMs: Int64 { Int64((Double(world.nowMs) * rate).rounded(.down)) }
 }
 
 /// One node's attachment to the simulated network.

@@ -80,4 +80,21 @@ struct NodeDriverTests {
         }
         #expect(error.code == .dependencyTimeout)
     }
+
+    @Test("a completion may submit the next request at once, even from inside the Ready loop")
+    func reentrantSubmission() {
+        let (sim, leader, _) = cluster()
+        let node = leader.node!
+        var described: Result<NodeResponse, KMSError>?
+        node.submit(.write(.createKey(CreateKeyRequest(description: "chained"))), principal: principal) { result in
+            guard case let .success(.write(.keyMetadata(metadata))) = result else { return }
+            node.submit(.read(.describeKey(keyID: metadata.keyID)), principal: self.principal) { described = $0 }
+        }
+        #expect(sim.advance(byMs: 1_000) == nil)
+        guard case let .success(.read(.keyMetadata(metadata)))? = described else {
+            Issue.record("the chained DescribeKey did not complete: \(String(describing: described))")
+            return
+        }
+        #expect(metadata.description == "chained")
+    }
 }

@@ -8,6 +8,7 @@ import Testing
 
 final class FixedClock: NodeClock {
     var nowMs: Int64 = 1_780_000_000_000
+    var monotonicMs: Int64 = 0
 }
 
 final class NoPeers: PeerNetwork {
