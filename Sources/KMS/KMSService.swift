@@ -135,7 +135,7 @@ enum Validate {
         if !failures.isEmpty { throw KMSError.validation(failures) }
     }
 
-    /// Encryption context: at most 64 pairs... AWS bounds the whole context at 8 KiB.
+    /// Encryption context: keys non-empty, and at most 8 KiB of keys and values in all.
     static func context(_ context: EncryptionContext, field: String = "encryptionContext",
                         into failures: inout [String]) {
         let bytes = context.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
