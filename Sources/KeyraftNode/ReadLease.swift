@@ -54,13 +54,6 @@ struct ReadLease {
         }
         answered = kept
     }
-
-    /// Forgets everything (a restart, or losing track of the cluster).
-    mutating func invalidate() {
-        validUntilMs = .min
-        inflight.removeAll()
-        answered.removeAll()
-    }
 }
 
 /// The context bytes of a ReadIndex request: a lease refresh or a batch of linearizable

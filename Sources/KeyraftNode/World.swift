@@ -55,8 +55,6 @@ public enum ReadConsistency: Equatable, Sendable {
 
 public struct NodeConfig: Sendable {
     public var id: NodeID
-    /// Voters of a new cluster. Ignored when storage already holds state.
-    public var initialVoters: [NodeID]
     public var electionTimeoutTicks = 10
     public var heartbeatTimeoutTicks = 1
     /// Raft flow control: largest append message, appends in flight per follower.
@@ -78,9 +76,10 @@ public struct NodeConfig: Sendable {
     @_spi(Canaries) public var canaries: [NodeCanary] = []
     @_spi(Canaries) public var raftCanaries: [RaftCanary] = []
 
-    public init(id: NodeID, initialVoters: [NodeID]) {
+    /// The voters of a new cluster come from its storage's bootstrap configuration
+    /// (e.g. `RocksDBNodeStorage(path:bootstrap:)`), not from here.
+    public init(id: NodeID) {
         self.id = id
-        self.initialVoters = initialVoters
     }
 }
 

@@ -73,7 +73,6 @@ struct EventQueue<Event> {
 /// FNV-1a over every traced event: two runs with the same seed print the same hash.
 struct TraceHasher {
     private(set) var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    private(set) var events = 0
     /// When set (`keyraft-sim --trace`), every textual event is printed with its time.
     var printer: ((String) -> Void)?
 
@@ -85,7 +84,6 @@ struct TraceHasher {
         }
         hash ^= 0x0A
         hash = hash &* 0x0000_0100_0000_01B3
-        events += 1
     }
 
     mutating func add(_ values: UInt64...) {
@@ -95,7 +93,6 @@ struct TraceHasher {
                 hash = hash &* 0x0000_0100_0000_01B3
             }
         }
-        events += 1
     }
 
     var hex: String {

@@ -76,7 +76,7 @@ extension SimWorld {
                 }
             }
             trace.add("partition \(side.sorted())")
-            schedule(.heal(0), in: duration)
+            schedule(.heal, in: duration)
         case .isolateLeader:
             guard let leader else { return }
             for other in machines where other.id != leader.id {
@@ -84,12 +84,12 @@ extension SimWorld {
                 block(other.id, leader.id)
             }
             trace.add("isolate-leader n\(leader.id)")
-            schedule(.heal(0), in: duration)
+            schedule(.heal, in: duration)
         case .oneWayCut:
             let ids = shuffledIDs()
             block(ids[0], ids[1])
             trace.add("one-way-cut n\(ids[0])->n\(ids[1])")
-            schedule(.heal(0), in: duration)
+            schedule(.heal, in: duration)
         case .pause:
             let candidates = machines.filter { $0.isUp && !$0.paused }
             guard !candidates.isEmpty else { return }

@@ -73,7 +73,7 @@ enum SimEvent {
     case deliver(PeerMessage, from: NodeID, to: NodeID)
     case client(Int)
     case fault
-    case heal(Int)
+    case heal
     case restart(NodeID)
     case resume(NodeID)
     case addLearner
@@ -92,7 +92,6 @@ final class SimWorld {
     var blocked: Set<[UInt64]> = []
     let rootKey: SecretBytes
     let kmsConfig = KMSConfig()
-    var observers: [(SimWorld) -> Void] = []
     var onNodeStarted: ((SimMachine) -> Void)?
     var rollingCursor = 0
     /// Set when a crash shows a node acknowledged entries it had not made durable.
@@ -171,7 +170,7 @@ final class SimWorld {
             trace.add("refuse n\(machine.id) \(reason)")
             return
         }
-        var config = NodeConfig(id: machine.id, initialVoters: voters)
+        var config = NodeConfig(id: machine.id)
         config.readConsistency = parameters.linearizableReads ? .linearizable : .lease(maxStalenessMs: parameters.maxStalenessMs)
         config.snapshotEveryEntries = parameters.snapshotEveryEntries
         config.verifyInvariants = true

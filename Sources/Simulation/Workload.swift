@@ -71,8 +71,6 @@ final class KMSWorkload {
             "client \(client) since \(outstanding[client]!) ms\(retries[client].map { " retry \($0.1) of \($0.0)" } ?? "")"
         }.joined(separator: ", ")
     }
-    var oldestPendingMs: Int64? { outstanding.values.min() }
-
     func fail(_ text: String) {
         if failure == nil { failure = .safety(text) }
     }

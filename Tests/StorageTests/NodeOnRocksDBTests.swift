@@ -24,7 +24,7 @@ struct NodeOnRocksDBTests {
     let clock = FixedClock()
 
     private func startNode(_ storage: RocksDBNodeStorage) throws -> KeyraftNode {
-        var config = NodeConfig(id: NodeID(1), initialVoters: [NodeID(1)])
+        var config = NodeConfig(id: NodeID(1))
         config.verifyInvariants = true
         config.snapshotEveryEntries = 4
         config.entriesKeptAfterSnapshot = 1
