@@ -40,6 +40,18 @@ struct ByteWriter {
         bool(value != nil)
         if let value { timestamp(value) }
     }
+
+    /// `present: bool`, then the value as an i64 (any `Int`, negative included).
+    mutating func optionalInt(_ value: Int?) {
+        bool(value != nil)
+        if let value { i64(Int64(value)) }
+    }
+
+    /// Count prefix for a list; the caller's limit must match the reader's `count(max:)`.
+    mutating func count(_ value: Int, max: Int) {
+        precondition(value >= 0 && value <= max, "list exceeds the encoding's limit")
+        u32(UInt32(value))
+    }
 }
 
 /// Strict big-endian reader: every read is bounds-checked and throws on malformed input.
@@ -115,6 +127,22 @@ struct ByteReader {
         let value = Int(try u32())
         guard value <= max else { throw .oversized(offset: offset, bytes: value) }
         return value
+    }
+
+    /// Count prefix for a list whose elements take at least `elementBytesMin` bytes each:
+    /// refuses counts the remaining input cannot hold, before the caller allocates.
+    mutating func count(max: Int, elementBytesMin: Int) throws(KMSDecodingError) -> Int {
+        precondition(elementBytesMin > 0)
+        let value = try count(max: max)
+        guard value <= (bytes.count - offset) / elementBytesMin else { throw .truncated(offset: offset) }
+        return value
+    }
+
+    mutating func optionalInt() throws(KMSDecodingError) -> Int? {
+        guard try bool() else { return nil }
+        let value = try i64()
+        guard let int = Int(exactly: value) else { throw .invalidValue(field: "int", value: UInt64(bitPattern: value)) }
+        return int
     }
 
     func expectEnd() throws(KMSDecodingError) {
