@@ -38,6 +38,8 @@ public final class KeyraftNode {
     private var lastHardState = HardState()
     /// True between `ready()` and `advance()`, when the core must not be re-entered.
     private var handlingReady = false
+    /// True inside `batch(_:)`: events wait for one Ready pass at its end.
+    private var batching = false
     /// Submissions made by completions while a Ready was being handled.
     private var deferredSubmissions: [(NodeRequest, Principal, NodeCompletion)] = []
     /// Forwarded writes already proposed, until the given tick: a duplicated forward
@@ -127,7 +129,7 @@ public final class KeyraftNode {
             runScheduler()
         }
         expireRequests()
-        drain()
+        if !batching { drain() }
     }
 
     /// Handles a message from a peer.
@@ -144,7 +146,7 @@ public final class KeyraftNode {
             guard origin.node == id, origin.incarnation == incarnation else { return }
             pendingWrites.removeValue(forKey: origin.sequence)?.completion(.failure(error))
         }
-        drain()
+        if !batching { drain() }
     }
 
     /// Accepts a client request. The completion runs exactly once, possibly before this returns.
@@ -171,6 +173,18 @@ public final class KeyraftNode {
         case let .write(write): submitWrite(write, principal: principal, completion: completion)
         case let .read(read): submitRead(read, principal: principal, completion: completion)
         }
+        if !batching { drain() }
+    }
+
+    /// Runs `body` — several `tick`, `receive` and `submit` calls — with one Ready pass at
+    /// its end, so the entries they append share one synced write and their messages one
+    /// flush. The production runtime batches whatever arrived during one event-loop turn;
+    /// the simulator delivers events one at a time.
+    public func batch(_ body: () -> Void) {
+        precondition(!batching && !handlingReady, "batches do not nest and cannot start inside a Ready")
+        batching = true
+        body()
+        batching = false
         drain()
     }
 
