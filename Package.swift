@@ -17,7 +17,16 @@ let package = Package(
     products: [
         .library(name: "KeyraftCrypto", targets: ["KeyraftCrypto"]),
         .library(name: "KMS", targets: ["KMS"]),
+        .executable(name: "keyraft", targets: ["keyraft"]),
         .executable(name: "keyraft-bench", targets: ["keyraft-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // System libraries, found through pkg-config.
@@ -71,10 +80,71 @@ let package = Package(
             dependencies: ["KeyraftNode", "RaftCore", "KMS", "KeyraftCrypto", "KeyraftCryptoDeterministic", "Linearizability"],
             swiftSettings: strict
         ),
+        // X.509 certificates for the cluster CA, nodes and clients, through OpenSSL's API.
+        .target(name: "KeyraftCerts", dependencies: ["COpenSSL"], swiftSettings: strict),
+        // Mutual-TLS 1.3 peer links: framing, reconnects, bounded queues.
+        .target(
+            name: "Transport",
+            dependencies: [
+                "KeyraftNode", "RaftCore", "KeyraftCerts",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The AWS-compatible HTTPS API (TLS 1.3, SigV4) in front of a node.
+        .target(
+            name: "APIServer",
+            dependencies: [
+                "KMSWire", "KMS", "KeyraftNode",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // One node process: configuration, RocksDB, the node driver on its own event loop,
+        // peer links and the API.
+        .target(
+            name: "KeyraftServer",
+            dependencies: [
+                "KeyraftNode", "RaftCore", "KMS", "KMSWire", "KeyraftCrypto", "Storage", "Transport", "APIServer",
+                "KeyraftCerts",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "keyraft",
+            dependencies: [
+                "KeyraftServer", "KeyraftCerts", "Audit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(name: "keyraft-sim", dependencies: ["Simulation"], swiftSettings: strict),
         .executableTarget(
             name: "keyraft-bench",
-            dependencies: ["KeyraftCrypto", "KMS", "Storage", "RaftCore"],
+            dependencies: [
+                "KeyraftCrypto", "KMS", "Storage", "RaftCore", "KMSWire", "KeyraftServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
             swiftSettings: strict
         ),
 
@@ -97,6 +167,17 @@ let package = Package(
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "RaftCore"], swiftSettings: strict),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"], swiftSettings: strict),
         .testTarget(name: "AuditTests", dependencies: ["Audit"], swiftSettings: strict),
+        .testTarget(name: "KeyraftCertsTests", dependencies: ["KeyraftCerts"], swiftSettings: strict),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "KeyraftServer", "Transport", "APIServer", "KeyraftCerts", "KeyraftNode", "RaftCore", "KMS", "KMSWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "KMSWireTests",
             dependencies: ["KMSWire", "KMS", "KeyraftCrypto", "KeyraftCryptoDeterministic"],

@@ -28,11 +28,11 @@ else
   echo "present"
 fi
 
-step "python packages (pytest, boto3, awscli)"
-if python3 -c 'import pytest, boto3, awscli' >/dev/null 2>&1; then
+step "python packages (pytest, boto3, awscli, aws-encryption-sdk)"
+if python3 -c 'import pytest, boto3, awscli, aws_encryption_sdk' >/dev/null 2>&1; then
   echo "present"
 else
-  python3 -m pip install -q --disable-pip-version-check pytest boto3 awscli
+  python3 -m pip install -q --disable-pip-version-check pytest boto3 awscli aws-encryption-sdk
 fi
 
 step "dependency rules"
@@ -46,6 +46,9 @@ export SWIFT_DETERMINISTIC_HASHING=1
 swift test --skip-build 2>&1 | tee .build/test-output.txt
 # swift test exits non-zero on failure (pipefail); this also refuses a run that executed nothing.
 grep -qE 'Test run with [1-9][0-9]* tests? .* passed' .build/test-output.txt
+
+step "conformance: a real 3-node cluster (keyraft dev) driven by boto3, the aws CLI and the AWS Encryption SDK"
+KEYRAFT_BIN="$PWD/.build/debug/keyraft" python3 -m pytest -q -p no:cacheprovider Tests/conformance
 
 step "simulator (release): swarm seeds, scenarios, canaries, same-seed-same-trace"
 swift build -c release --product keyraft-sim

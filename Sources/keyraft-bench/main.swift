@@ -6,8 +6,11 @@ import KeyraftCrypto
 
 let usage = """
     usage: keyraft-bench crypto|storage [--seconds S]
+           keyraft-bench load --dir D [--op create-key|encrypt|decrypt|generate-data-key] [--connections N] [--seconds S] [--json]
       crypto   AES-256-GCM seal/open throughput at 32 B, 1 KiB, 4 KiB and ciphertext blob encode/decode cost
       storage  synced RocksDB write batches through the node's storage (1, 10, 100 entries per batch)
+      load     closed-loop load on a running cluster (D is a `keyraft dev` folder: endpoints, ca.pem, credentials.json),
+               N keep-alive TLS 1.3 connections spread round-robin over the endpoints
     """
 
 var arguments = Array(CommandLine.arguments.dropFirst())
@@ -17,6 +20,18 @@ guard let command = arguments.first else {
 }
 arguments.removeFirst()
 var secondsPerCase = 1.0
+var clusterDir: String?
+var loadOperation = LoadBenchmark.Operation.decrypt
+var connections = 16
+var json = false
+@MainActor func value(_ flag: String) -> String {
+    guard let value = arguments.first else {
+        print("\(flag) needs a value")
+        exit(2)
+    }
+    arguments.removeFirst()
+    return value
+}
 while let flag = arguments.first {
     arguments.removeFirst()
     switch flag {
@@ -27,6 +42,20 @@ while let flag = arguments.first {
         }
         arguments.removeFirst()
         secondsPerCase = value
+    case "--dir": clusterDir = value(flag)
+    case "--op":
+        guard let operation = LoadBenchmark.Operation(rawValue: value(flag)) else {
+            print("--op is one of \(LoadBenchmark.Operation.allCases.map(\.rawValue).joined(separator: ", "))")
+            exit(2)
+        }
+        loadOperation = operation
+    case "--connections":
+        guard let count = Int(value(flag)), (1...1_024).contains(count) else {
+            print("--connections needs a number in 1...1024")
+            exit(2)
+        }
+        connections = count
+    case "--json": json = true
     default:
         print("unknown flag \(flag)\n\(usage)")
         exit(2)
@@ -37,6 +66,13 @@ do {
     switch command {
     case "crypto": try CryptoBenchmark(secondsPerCase: secondsPerCase).run()
     case "storage": try StorageBenchmark(secondsPerCase: secondsPerCase).run()
+    case "load":
+        guard let clusterDir else {
+            print("load needs --dir")
+            exit(2)
+        }
+        try LoadBenchmark(cluster: clusterDir, operation: loadOperation, connections: connections,
+                          seconds: secondsPerCase, json: json).run()
     default:
         print(usage)
         exit(2)

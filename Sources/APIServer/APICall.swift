@@ -1,0 +1,36 @@
+import KMS
+import KMSWire
+
+/// Keyraft's own operations, on the same endpoint as KMS: `X-Amz-Target: KeyraftAdmin.<Name>`.
+/// They need the caller's identity permission `keyraft:<Name>` (or `keyraft:*`).
+public enum AdminOperation: String, Sendable, CaseIterable {
+    case getNodeStatus = "GetNodeStatus"
+
+    public static let targetPrefix = "KeyraftAdmin."
+    public var action: String { "keyraft:" + rawValue }
+
+    init?(target: String?) {
+        guard let target, target.hasPrefix(Self.targetPrefix) else { return nil }
+        self.init(rawValue: String(target.dropFirst(Self.targetPrefix.count)))
+    }
+}
+
+/// An authenticated, decoded call for the node.
+public enum APICall: Sendable {
+    case kms(KMSOperation, DecodedKMSRequest)
+    case admin(AdminOperation)
+}
+
+/// What the node answers; encoded to JSON on the connection's event loop.
+public enum APIResult: Sendable {
+    case write(KMSWriteResponse)
+    case read(KMSReadResponse)
+    /// A body already encoded (admin answers).
+    case json([UInt8])
+}
+
+/// Runs calls against the node. `respond` is called exactly once, from any thread.
+public protocol APIDispatcher: Sendable {
+    func dispatch(_ call: APICall, principal: Principal, requestID: String,
+                  respond: @escaping @Sendable (Result<APIResult, AWSErrorBody>) -> Void)
+}

@@ -1,0 +1,274 @@
+import Foundation
+import KMS
+import KMSWire
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+public struct APIServerConfig: Sendable {
+    public var host: String
+    public var port: Int
+    public var certificatePath: String
+    public var privateKeyPath: String
+    public var region: String
+    /// Requests with a larger body are refused with 413 before it is read.
+    public var bodyBytesMax = KMSRequestDecoder.bodyBytesMax
+    /// A request must arrive whole within this time of its first byte (slow clients).
+    public var requestTimeoutMs: Int64 = 30_000
+    /// A connection with no request in flight is closed after this long.
+    public var idleTimeoutMs: Int64 = 60_000
+    /// Connections beyond this are closed at once.
+    public var connectionsMax = 1_024
+    /// SigV4 clock skew allowed (AWS: 15 minutes).
+    public var clockSkewSecondsMax: Int64 = 900
+
+    public init(host: String, port: Int, certificatePath: String, privateKeyPath: String, region: String) {
+        self.host = host
+        self.port = port
+        self.certificatePath = certificatePath
+        self.privateKeyPath = privateKeyPath
+        self.region = region
+    }
+}
+
+/// What every connection shares: immutable after start.
+struct APIShared: Sendable {
+    let config: APIServerConfig
+    let verifier: SigV4Verifier<CredentialFile>
+    let dispatcher: any APIDispatcher
+    let logger: Logger
+}
+
+/// The AWS-compatible HTTPS endpoint: TLS 1.3 (NIOSSL), HTTP/1.1 (NIOHTTP1), the AWS JSON
+/// 1.1 protocol, SigV4. One instance per node; every node serves every operation.
+public final class APIServer: Sendable {
+    private let shared: APIShared
+    private let group: any EventLoopGroup
+    private let tls: NIOSSLContext
+    private let channel = NIOLockedValueBox<(any Channel)?>(nil)
+    private let connections = NIOLockedValueBox(0)
+
+    public init(config: APIServerConfig, group: any EventLoopGroup, credentials: CredentialFile,
+                dispatcher: any APIDispatcher, logger: Logger) throws {
+        var tlsConfiguration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(config.certificatePath).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: config.privateKeyPath, format: .pem)))
+        tlsConfiguration.minimumTLSVersion = .tlsv13
+        tls = try NIOSSLContext(configuration: tlsConfiguration)
+        self.group = group
+        shared = APIShared(
+            config: config,
+            verifier: SigV4Verifier(region: config.region, service: "kms", store: credentials,
+                                    clockSkewSecondsMax: config.clockSkewSecondsMax),
+            dispatcher: dispatcher, logger: logger)
+    }
+
+    /// Binds and returns the port. Call once, off the event loops.
+    public func start() throws -> Int {
+        let shared = self.shared
+        let tls = self.tls
+        let connections = self.connections
+        let bound = try ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                let admitted = connections.withLockedValue { count -> Bool in
+                    guard count < shared.config.connectionsMax else { return false }
+                    count += 1
+                    return true
+                }
+                guard admitted else { return channel.close() }
+                channel.closeFuture.whenComplete { _ in connections.withLockedValue { $0 -= 1 } }
+                return channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(NIOSSLServerHandler(context: tls))
+                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+                    try sync.addHandler(IdleStateHandler(allTimeout: .milliseconds(shared.config.idleTimeoutMs)))
+                    try sync.addHandler(APIHandler(shared: shared))
+                }
+            }
+            .bind(host: shared.config.host, port: shared.config.port)
+            .wait()
+        channel.withLockedValue { $0 = bound }
+        let port = bound.localAddress?.port ?? shared.config.port
+        shared.logger.info("API listening", metadata: ["port": "\(port)"])
+        return port
+    }
+
+    public func shutdown() {
+        let bound = channel.withLockedValue { current -> (any Channel)? in
+            defer { current = nil }
+            return current
+        }
+        try? bound?.close().wait()
+    }
+}
+
+/// One HTTP connection: reads a request whole (bounded), authenticates it, decodes it,
+/// hands it to the node and writes the answer. Pipelined requests wait their turn
+/// (`HTTPServerPipelineHandler`).
+final class APIHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        case idle
+        case receiving(HTTPRequestHead, [UInt8])
+        /// The request was refused before its body arrived; the connection closes after the answer.
+        case refused
+        case dispatched
+    }
+
+    private let shared: APIShared
+    private var state = State.idle
+    private var deadline: Scheduled<Void>?
+
+    init(shared: APIShared) { self.shared = shared }
+
+    func handlerRemoved(context: ChannelHandlerContext) { deadline?.cancel() }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch (unwrapInboundIn(data), state) {
+        case let (.head(head), .idle):
+            let channel = context.channel
+            deadline = context.eventLoop.scheduleTask(in: .milliseconds(shared.config.requestTimeoutMs)) {
+                channel.close(promise: nil)
+            }
+            if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > shared.config.bodyBytesMax {
+                state = .refused
+                respond(context: context, version: head.version, keepAlive: false, requestID: Self.newRequestID(),
+                        result: .failure(AWSErrorBody(.validation, "Request body must be at most \(shared.config.bodyBytesMax) bytes.")),
+                        statusOverride: 413)
+                return
+            }
+            state = .receiving(head, [])
+        case let (.body(chunk), .receiving(head, body)):
+            guard body.count + chunk.readableBytes <= shared.config.bodyBytesMax else {
+                state = .refused
+                respond(context: context, version: head.version, keepAlive: false, requestID: Self.newRequestID(),
+                        result: .failure(AWSErrorBody(.validation, "Request body must be at most \(shared.config.bodyBytesMax) bytes.")),
+                        statusOverride: 413)
+                return
+            }
+            var body = body
+            state = .idle // drop the reference so `append` does not copy
+            body.append(contentsOf: chunk.readableBytesView)
+            state = .receiving(head, body)
+        case let (.end, .receiving(head, body)):
+            state = .dispatched
+            handle(context: context, head: head, body: body)
+        case (_, .refused):
+            break
+        default:
+            // A part out of order cannot come from NIOHTTP1's decoder; close rather than guess.
+            context.close(promise: nil)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent, case .idle = state {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        shared.logger.debug("API connection failed", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    private static func newRequestID() -> String { UUID().uuidString.lowercased() }
+
+    private func handle(context: ChannelHandlerContext, head: HTTPRequestHead, body: [UInt8]) {
+        let requestID = Self.newRequestID()
+        let call: APICall
+        let principal: Principal
+        do {
+            (call, principal) = try authenticate(head: head, body: body)
+        } catch {
+            respond(context: context, version: head.version, keepAlive: head.isKeepAlive, requestID: requestID,
+                    result: .failure(error))
+            return
+        }
+        let loop = context.eventLoop
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        let boundContext = NIOLoopBound(context, eventLoop: loop)
+        let version = head.version
+        let keepAlive = head.isKeepAlive
+        shared.dispatcher.dispatch(call, principal: principal, requestID: requestID) { result in
+            loop.execute {
+                handler.value.respond(context: boundContext.value, version: version, keepAlive: keepAlive,
+                                      requestID: requestID, result: result)
+            }
+        }
+    }
+
+    /// Checks the signature, then names and decodes the operation. Nothing about the
+    /// operation is looked at before the caller is known.
+    private func authenticate(head: HTTPRequestHead, body: [UInt8]) throws(AWSErrorBody) -> (APICall, Principal) {
+        let (path, query) = Self.split(head.uri)
+        let request = SigV4Request(method: head.method.rawValue, path: path, query: query,
+                                   headers: head.headers.map { SigV4Request.Header($0.name, $0.value) }, body: body)
+        let principal: Principal
+        do { principal = try shared.verifier.verify(request, now: Date()).principal } catch { throw error.errorBody }
+        guard head.method == .POST, path == "/" else {
+            throw AWSErrorBody(.unknownOperation, "Requests must be POST to /.")
+        }
+        let target = head.headers.first(name: "x-amz-target")
+        if let admin = AdminOperation(target: target) {
+            guard principal.isAllowed(admin.action) else {
+                throw AWSErrorBody(.accessDenied, "User: \(principal.arn) is not authorized to perform: \(admin.action)")
+            }
+            return (.admin(admin), principal)
+        }
+        let operation: KMSOperation
+        do { operation = try KMSOperation(target: target) } catch { throw error.errorBody }
+        return (.kms(operation, try KMSRequestDecoder.decode(operation, body: body)), principal)
+    }
+
+    private static func split(_ uri: String) -> (String, String) {
+        guard let mark = uri.firstIndex(of: "?") else { return (uri, "") }
+        return (String(uri[..<mark]), String(uri[uri.index(after: mark)...]))
+    }
+
+    private func respond(context: ChannelHandlerContext, version: HTTPVersion, keepAlive: Bool, requestID: String,
+                         result: Result<APIResult, AWSErrorBody>, statusOverride: Int? = nil) {
+        deadline?.cancel()
+        deadline = nil
+        let status: Int
+        let body: [UInt8]
+        switch result {
+        case let .success(.write(response)): (status, body) = (200, KMSResponseEncoder.encode(response))
+        case let .success(.read(response)): (status, body) = (200, KMSResponseEncoder.encode(response))
+        case let .success(.json(bytes)): (status, body) = (200, bytes)
+        case let .failure(error):
+            (status, body) = (statusOverride ?? error.httpStatus, error.json)
+            if error.httpStatus >= 500 {
+                shared.logger.warning("request failed", metadata: ["requestId": "\(requestID)", "error": "\(error.name.rawValue)"])
+            }
+        }
+        let refused: Bool
+        if case .refused = state { refused = true } else { refused = false }
+        let keepOpen = keepAlive && !refused
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: AWSErrorBody.contentType)
+        headers.add(name: "Content-Length", value: String(body.count))
+        headers.add(name: "x-amzn-RequestId", value: requestID)
+        if !keepOpen { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: status),
+                                                             headers: headers))), promise: nil)
+        var buffer = context.channel.allocator.buffer(capacity: body.count)
+        buffer.writeBytes(body)
+        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepOpen { channel.close(promise: nil) }
+        }
+        if !refused { state = .idle }
+    }
+}

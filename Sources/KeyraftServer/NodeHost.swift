@@ -1,0 +1,170 @@
+import APIServer
+import Foundation
+import Glibc
+import KMS
+import KMSWire
+import KeyraftCrypto
+import KeyraftNode
+import Logging
+import NIOCore
+import RaftCore
+
+/// The system clocks.
+final class SystemClock: NodeClock {
+    var nowMs: Int64 { Self.read(CLOCK_REALTIME) }
+    var monotonicMs: Int64 { Self.read(CLOCK_MONOTONIC) }
+
+    private static func read(_ clock: clockid_t) -> Int64 {
+        var spec = timespec()
+        clock_gettime(clock, &spec)
+        return Int64(spec.tv_sec) * 1_000 + Int64(spec.tv_nsec) / 1_000_000
+    }
+}
+
+/// Runs a `KeyraftNode` on one event loop, the way the simulator runs it on its virtual
+/// clock: every call into the node happens on `loop`.
+///
+/// Events that arrive during one turn of the loop — client requests, peer messages — are
+/// queued and handed to the node in one `batch`, so the log entries they create share one
+/// synced write and their messages one flush. The queue is bounded; a request beyond it is
+/// answered at once with a retryable error.
+public final class NodeHost: APIDispatcher, @unchecked Sendable {
+    // @unchecked: `node`, `queue` and `flushScheduled` are only touched on `loop`.
+    public let loop: any EventLoop
+    private let node: KeyraftNode
+    private let logger: Logger
+    private var queue: [Event] = []
+    private var flushScheduled = false
+    private var ticker: RepeatedTask?
+    private var lastRole: RaftRole = .follower
+    private var lastLeader: NodeID?
+    private let config: KMSConfig
+    /// The most events handed to the node in one batch.
+    static let queuedEventsMax = 8_192
+
+    enum Event {
+        case message(PeerMessage, NodeID)
+        case request(NodeRequest, Principal, @Sendable (Result<APIResult, AWSErrorBody>) -> Void)
+    }
+
+    public init(node: KeyraftNode, loop: any EventLoop, kmsConfig: KMSConfig, logger: Logger) {
+        self.node = node
+        self.loop = loop
+        self.logger = logger
+        self.config = kmsConfig
+    }
+
+    /// Starts the tick timer.
+    public func start(tickMs: Int64) {
+        precondition(tickMs > 0)
+        ticker = loop.scheduleRepeatedTask(initialDelay: .milliseconds(tickMs), delay: .milliseconds(tickMs)) { [self] _ in
+            self.node.batch { self.node.tick() }
+            self.noteRoleChange()
+        }
+    }
+
+    public func stop() {
+        try? loop.submit {
+            self.ticker?.cancel()
+            self.node.shutdown()
+        }.wait()
+    }
+
+    /// A message from a peer (any thread).
+    public func deliver(_ message: PeerMessage, from peer: NodeID) {
+        loop.execute { self.enqueue(.message(message, peer)) }
+    }
+
+    public func dispatch(_ call: APICall, principal: Principal, requestID: String,
+                         respond: @escaping @Sendable (Result<APIResult, AWSErrorBody>) -> Void) {
+        switch call {
+        case .admin(.getNodeStatus):
+            loop.execute { respond(.success(.json(self.statusJSON()))) }
+        case let .kms(_, .write(write)):
+            loop.execute { self.enqueue(.request(.write(write), principal, respond)) }
+        case let .kms(_, .read(read)):
+            loop.execute { self.enqueue(.request(.read(read), principal, respond)) }
+        }
+    }
+
+    private func enqueue(_ event: Event) {
+        loop.preconditionInEventLoop()
+        guard queue.count < Self.queuedEventsMax else {
+            // Peer messages are dropped (Raft retries); requests are refused.
+            if case let .request(_, _, respond) = event {
+                respond(.failure(AWSErrorBody(.throttling, "Too many requests are waiting on this node. Retry later.")))
+            }
+            return
+        }
+        queue.append(event)
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        // Runs after the tasks already queued on the loop: everything that arrived meanwhile
+        // goes into one batch.
+        loop.execute { self.flush() }
+    }
+
+    private func flush() {
+        loop.preconditionInEventLoop()
+        flushScheduled = false
+        let events = queue
+        queue.removeAll(keepingCapacity: true)
+        node.batch {
+            for event in events {
+                switch event {
+                case let .message(message, peer): node.receive(message, from: peer)
+                case let .request(request, principal, respond):
+                    node.submit(request, principal: principal) { result in
+                        switch result {
+                        case let .success(.write(response)): respond(.success(.write(response)))
+                        case let .success(.read(response)): respond(.success(.read(response)))
+                        case let .failure(error): respond(.failure(KMSResponseEncoder.errorBody(error)))
+                        }
+                    }
+                }
+            }
+        }
+        noteRoleChange()
+    }
+
+    private func noteRoleChange() {
+        let soft = node.softState
+        guard soft.role != lastRole || soft.leader != lastLeader else { return }
+        lastRole = soft.role
+        lastLeader = soft.leader
+        logger.info("role changed", metadata: [
+            "role": "\(soft.role)", "leader": "\(soft.leader.map { "\($0.rawValue)" } ?? "none")",
+            "term": "\(node.status.hardState.term.rawValue)",
+        ])
+        if let reason = node.haltReason { logger.critical("node halted", metadata: ["reason": "\(reason)"]) }
+    }
+
+    /// `KeyraftAdmin.GetNodeStatus`.
+    func statusJSON() -> [UInt8] {
+        loop.preconditionInEventLoop()
+        let status = node.status
+        let role: String
+        switch status.softState.role {
+        case .leader: role = "Leader"
+        case .follower: role = status.membership.learners.contains(node.id) ? "Learner" : "Follower"
+        case .candidate: role = "Candidate"
+        case .preCandidate: role = "PreCandidate"
+        }
+        var object: [String: Any] = [
+            "NodeId": node.id.rawValue,
+            "Role": role,
+            "Term": status.hardState.term.rawValue,
+            "CommitIndex": status.hardState.commit.rawValue,
+            "AppliedIndex": node.appliedIndex.rawValue,
+            "LastIndex": status.lastIndex.rawValue,
+            "LeaseValid": node.leaseIsValid(),
+            "Sealed": node.kms.isSealed,
+            "Voters": status.membership.voters.map(\.rawValue).sorted(),
+            "Learners": status.membership.learners.map(\.rawValue).sorted(),
+            "LeaderId": status.softState.leader.map { $0.rawValue as Any } ?? NSNull(),
+        ]
+        if let reason = node.haltReason { object["Halted"] = reason }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return Array(data)
+    }
+}

@@ -1,0 +1,134 @@
+import APIServer
+import Dispatch
+import Foundation
+import Glibc
+import KMS
+import KeyraftCrypto
+import KeyraftNode
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import RaftCore
+import Storage
+import Transport
+
+/// One running node process: storage, the node on its event loop, peer links, the API.
+public final class ServerProcess: @unchecked Sendable {
+    // @unchecked: the fields are set once in `start` and read in `stop`, both on the caller's thread.
+    public let config: ServerConfig
+    private let logger: Logger
+    private var group: MultiThreadedEventLoopGroup?
+    private var storage: RocksDBNodeStorage?
+    private var transport: PeerTransport?
+    private var api: APIServer?
+    private var host: NodeHost?
+    public private(set) var apiPort = 0
+    public private(set) var peerPort = 0
+
+    public init(config: ServerConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+    }
+
+    /// Opens everything and starts serving. Throws with a message naming what is wrong.
+    public func start() throws {
+        let rootKey = try RootKeyFile.load(path: config.rootKeyFile)
+        let credentials = try CredentialFile(path: config.credentialsFile)
+        try FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        let storage: RocksDBNodeStorage
+        do {
+            storage = try RocksDBNodeStorage(path: config.dataDir, bootstrap: Membership(voters: config.initialVoters))
+        } catch {
+            throw ServerConfig.Invalid("storage at \(config.dataDir): \(error)")
+        }
+        self.storage = storage
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(2, min(System.coreCount, 4)))
+        self.group = group
+        let loop = group.next()
+        let hostBox = NIOLockedValueBox<NodeHost?>(nil)
+        var transportConfig = TransportConfig(nodeID: config.nodeID, listen: config.peerAddress, peers: config.peers, tls: config.tls)
+        transportConfig.maxMessageBytes = 1 << 30
+        let transport = try PeerTransport(config: transportConfig, group: group, loop: loop, logger: logger) { message, peer in
+            hostBox.withLockedValue { $0 }?.deliver(message, from: peer)
+        }
+        self.transport = transport
+        let kmsConfig = KMSConfig(region: config.region, accountID: config.accountID)
+        let nodeConfig = config.nodeConfig
+        let host = try loop.submit { () throws -> NodeHost in
+            let node = try KeyraftNode(config: nodeConfig, kmsConfig: kmsConfig, rootKey: rootKey, storage: storage,
+                                       network: transport, clock: SystemClock(), entropy: SystemEntropy(),
+                                       random: SystemRandomNumberGenerator())
+            return NodeHost(node: node, loop: loop, kmsConfig: kmsConfig, logger: self.logger)
+        }.wait()
+        hostBox.withLockedValue { $0 = host }
+        self.host = host
+        peerPort = try transport.start()
+        host.start(tickMs: config.tickMs)
+        var apiConfig = APIServerConfig(host: config.apiAddress.host, port: config.apiAddress.port,
+                                        certificatePath: config.tls.certificatePath,
+                                        privateKeyPath: config.tls.privateKeyPath, region: config.region)
+        apiConfig.bodyBytesMax = 64 * 1024
+        let api = try APIServer(config: apiConfig, group: group, credentials: credentials, dispatcher: host, logger: logger)
+        self.api = api
+        apiPort = try api.start()
+        if let pidFile = config.pidFile {
+            try Data("\(getpid())\n".utf8).write(to: URL(fileURLWithPath: pidFile), options: .atomic)
+        }
+        logger.info("node started", metadata: ["node": "\(config.nodeID.rawValue)", "api": "\(apiPort)", "peer": "\(peerPort)"])
+    }
+
+    /// Stops serving, closes links and storage. Idempotent.
+    public func stop() {
+        api?.shutdown()
+        api = nil
+        transport?.shutdown()
+        transport = nil
+        host?.stop()
+        host = nil
+        storage?.close()
+        storage = nil
+        try? group?.syncShutdownGracefully()
+        group = nil
+        if let pidFile = config.pidFile { unlink(pidFile) }
+        logger.info("node stopped", metadata: ["node": "\(config.nodeID.rawValue)"])
+    }
+
+    /// Runs a node until SIGTERM or SIGINT. The `keyraft server` command.
+    public static func runUntilSignalled(configPath: String) -> Int32 {
+        let config: ServerConfig
+        do { config = try ServerConfig.load(path: configPath) } catch {
+            FileHandle.standardError.write(Data("keyraft server: \(error)\n".utf8))
+            return 2
+        }
+        let level = Logger.Level(rawValue: config.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "keyraft")
+        logger[metadataKey: "node"] = "\(config.nodeID.rawValue)"
+        let process = ServerProcess(config: config, logger: logger)
+        do { try process.start() } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            process.stop()
+            return 1
+        }
+        let signalled = DispatchSemaphore(value: 0)
+        var sources: [any DispatchSourceSignal] = []
+        for number in [SIGTERM, SIGINT] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { signalled.signal() }
+            source.resume()
+            sources.append(source)
+        }
+        signalled.wait()
+        logger.info("stopping on signal")
+        process.stop()
+        _ = sources
+        return 0
+    }
+}

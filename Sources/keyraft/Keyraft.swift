@@ -1,0 +1,130 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Glibc
+import KeyraftCerts
+import KeyraftServer
+
+@main
+struct Keyraft: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keyraft",
+        abstract: "A distributed key management service that speaks the AWS KMS API.",
+        subcommands: [Server.self, Dev.self, Certs.self])
+}
+
+struct Server: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run one node.")
+
+    @Option(help: "The node's configuration file (YAML).")
+    var config: String
+
+    func run() throws {
+        let status = ServerProcess.runUntilSignalled(configPath: config)
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct Dev: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start a local cluster on 127.0.0.1, each node its own process; Ctrl-C stops it.")
+
+    @Option(help: "The cluster's folder: created if missing, reused if present.")
+    var dir = ".keyraft-dev"
+
+    @Option(help: "How many nodes.")
+    var nodes = 3
+
+    func run() throws {
+        let cluster = try DevCluster(directory: dir, nodeCount: nodes)
+        try cluster.prepare()
+        let say: (String) -> Void = { print("keyraft dev: \($0)"); fflush(nil) }
+        // Ctrl-C and SIGTERM stop every node, also while waiting for the leader.
+        let stop = DispatchSemaphore(value: 0)
+        var sources: [any DispatchSourceSignal] = []
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { stop.signal() }
+            source.resume()
+            sources.append(source)
+        }
+        let endpoints: [String]
+        do {
+            endpoints = try cluster.start(binary: Self.ownExecutable(), output: say)
+        } catch {
+            say("\(error)")
+            cluster.stopAll(output: say)
+            throw ExitCode.failure
+        }
+        print("""
+
+        Keyraft dev cluster is up (\(nodes) nodes). Endpoints (also in \(cluster.directory)/endpoints):
+        \(endpoints.map { "  " + $0 }.joined(separator: "\n"))
+
+        Try it:
+          . \(cluster.directory)/env
+          aws kms create-key --description demo
+          aws kms create-alias --alias-name alias/demo --target-key-id <KeyId from above>
+          aws kms encrypt --key-id alias/demo --plaintext fileb://<(echo hello) --query CiphertextBlob --output text
+          aws kms decrypt --ciphertext-blob fileb://<(aws kms encrypt --key-id alias/demo --plaintext fileb://<(echo hello) --query CiphertextBlob --output text | base64 -d) --query Plaintext --output text | base64 -d
+
+        Ctrl-C stops every node; running it again reuses \(cluster.directory).
+        """)
+        fflush(nil)
+        stop.wait()
+        say("stopping")
+        cluster.stopAll(output: say)
+        _ = sources
+    }
+
+    static func ownExecutable() -> String {
+        var buffer = [UInt8](repeating: 0, count: 4_096)
+        let length = buffer.withUnsafeMutableBufferPointer { pointer in
+            pointer.withMemoryRebound(to: CChar.self) { readlink("/proc/self/exe", $0.baseAddress!, $0.count - 1) }
+        }
+        guard length > 0 else { return CommandLine.arguments[0] }
+        return String(decoding: buffer[..<length], as: UTF8.self)
+    }
+}
+
+struct Certs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create the cluster CA (or reuse it) and node and client certificates.")
+
+    @Option(help: "Folder for ca.pem, ca.key, node-N.pem/.key and client-NAME.pem/.key.")
+    var dir: String
+
+    @Option(name: .customLong("node"), help: "A node id to issue a certificate for (repeatable).")
+    var nodeIDs: [UInt64] = []
+
+    @Option(name: .customLong("dns"), help: "A DNS name for the node certificates (repeatable; default localhost).")
+    var dnsNames: [String] = []
+
+    @Option(name: .customLong("ip"), help: "An IP address for the node certificates (repeatable; default 127.0.0.1).")
+    var ipAddresses: [String] = []
+
+    @Option(name: .customLong("client"), help: "A client certificate name (repeatable).")
+    var clients: [String] = []
+
+    @Flag(help: "Replace existing node or client certificates and keys.")
+    var overwrite = false
+
+    func run() throws {
+        let certificates = ClusterCertificates(directory: dir)
+        let (authority, created) = try certificates.loadOrCreateAuthority()
+        print(created ? "created CA \(certificates.authorityCertificatePath)" : "using CA \(certificates.authorityCertificatePath)")
+        for id in nodeIDs {
+            try certificates.writeNodeCertificate(
+                nodeID: id, authority: authority,
+                dnsNames: dnsNames.isEmpty ? CertificateAuthority.defaultDNSNames : dnsNames,
+                ipAddresses: ipAddresses.isEmpty ? CertificateAuthority.defaultIPAddresses : ipAddresses,
+                overwrite: overwrite)
+            print("wrote \(certificates.nodeCertificatePath(nodeID: id)) and its key")
+        }
+        for name in clients {
+            try certificates.writeClientCertificate(name: name, authority: authority, overwrite: overwrite)
+            print("wrote \(certificates.clientCertificatePath(name: name)) and its key")
+        }
+    }
+}
