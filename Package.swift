@@ -138,7 +138,7 @@ let package = Package(
         .executableTarget(
             name: "keyraft-bench",
             dependencies: [
-                "KeyraftCrypto", "KMS", "Storage", "RaftCore", "KMSWire", "KeyraftServer",
+                "KeyraftCrypto", "KMS", "Storage", "RaftCore", "KMSWire", "KeyraftServer", "Transport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -172,9 +172,14 @@ let package = Package(
             name: "ServerTests",
             dependencies: [
                 "KeyraftServer", "Transport", "APIServer", "KeyraftCerts", "KeyraftNode", "RaftCore", "KMS", "KMSWire",
+                "KeyraftCrypto",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

@@ -35,9 +35,9 @@ public struct DevCluster {
         self.nodeCount = nodeCount
     }
 
-    func path(_ name: String) -> String { directory + "/" + name }
-    func configPath(_ node: Int) -> String { path("node-\(node).yaml") }
-    func pidPath(_ node: Int) -> String { path("node-\(node).pid") }
+    public func path(_ name: String) -> String { directory + "/" + name }
+    public func configPath(_ node: Int) -> String { path("node-\(node).yaml") }
+    public func pidPath(_ node: Int) -> String { path("node-\(node).pid") }
 
     // MARK: Layout
 
@@ -194,7 +194,7 @@ public struct DevCluster {
     }
 
     /// The first credential of `credentials.json` (the dev user with every permission).
-    func devCredentials() throws -> SigV4Credentials {
+    public func devCredentials() throws -> SigV4Credentials {
         let data = try Data(contentsOf: URL(fileURLWithPath: path("credentials.json")))
         guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
               let first = (object["credentials"] as? [[String: Any]])?.first,
@@ -224,14 +224,14 @@ public struct DevCluster {
     }
 
     /// The pid in `pidFile` if that process is alive.
-    static func runningPID(_ pidFile: String) -> pid_t? {
+    public static func runningPID(_ pidFile: String) -> pid_t? {
         guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
               let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0,
               kill(pid, 0) == 0 else { return nil }
         return pid
     }
 
-    static func spawn(binary: String, arguments: [String], logPath: String) throws -> pid_t {
+    public static func spawn(binary: String, arguments: [String], logPath: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

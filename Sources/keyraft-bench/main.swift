@@ -3,12 +3,14 @@
 import Foundation
 import KMS
 import KeyraftCrypto
+import KeyraftServer
 
 let usage = """
     usage: keyraft-bench crypto|storage [--seconds S]
            keyraft-bench load --dir D [--op create-key|encrypt|decrypt|generate-data-key] [--connections N] [--seconds S] [--json]
       crypto   AES-256-GCM seal/open throughput at 32 B, 1 KiB, 4 KiB and ciphertext blob encode/decode cost
       storage  synced RocksDB write batches through the node's storage (1, 10, 100 entries per batch)
+      failover SIGKILL the leader of a running cluster, time the first successful write, restart it; --runs R (default 5)
       load     closed-loop load on a running cluster (D is a `keyraft dev` folder: endpoints, ca.pem, credentials.json),
                N keep-alive TLS 1.3 connections spread round-robin over the endpoints
     """
@@ -24,6 +26,8 @@ var clusterDir: String?
 var loadOperation = LoadBenchmark.Operation.decrypt
 var connections = 16
 var json = false
+var runs = 5
+var keyraftBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path + "/keyraft"
 @MainActor func value(_ flag: String) -> String {
     guard let value = arguments.first else {
         print("\(flag) needs a value")
@@ -56,6 +60,13 @@ while let flag = arguments.first {
         }
         connections = count
     case "--json": json = true
+    case "--runs":
+        guard let count = Int(value(flag)), (1...100).contains(count) else {
+            print("--runs needs a number in 1...100")
+            exit(2)
+        }
+        runs = count
+    case "--keyraft": keyraftBinary = value(flag)
     default:
         print("unknown flag \(flag)\n\(usage)")
         exit(2)
@@ -66,6 +77,14 @@ do {
     switch command {
     case "crypto": try CryptoBenchmark(secondsPerCase: secondsPerCase).run()
     case "storage": try StorageBenchmark(secondsPerCase: secondsPerCase).run()
+    case "failover":
+        guard let clusterDir else {
+            print("failover needs --dir")
+            exit(2)
+        }
+        let files = try String(contentsOfFile: clusterDir + "/endpoints", encoding: .utf8).split(separator: "\n").count
+        try FailoverBenchmark(cluster: try DevCluster(directory: clusterDir, nodeCount: files), runs: runs,
+                              keyraftBinary: keyraftBinary).run()
     case "load":
         guard let clusterDir else {
             print("load needs --dir")
