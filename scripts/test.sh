@@ -4,29 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+. scripts/lib.sh
 
 step "system packages (librocksdb-dev, libssl-dev, pkg-config)"
-missing=()
-if ! command -v pkg-config >/dev/null 2>&1; then
-  missing=(pkg-config librocksdb-dev libssl-dev)
-else
-  pkg-config --exists rocksdb || missing+=(librocksdb-dev)
-  pkg-config --exists libcrypto || missing+=(libssl-dev)
-fi
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -eq 0 ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq "${missing[@]}"
-  else
-    echo "error: missing system packages: ${missing[*]}" >&2
-    echo "run as root, or first: sudo apt-get install -y ${missing[*]}" >&2
-    exit 1
-  fi
-else
-  echo "present"
-fi
+install_system_packages
 
 step "python packages (pytest, boto3, awscli, aws-encryption-sdk)"
 if python3 -c 'import pytest, boto3, awscli, aws_encryption_sdk' >/dev/null 2>&1; then
