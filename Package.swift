@@ -115,7 +115,7 @@ let package = Package(
             name: "KeyraftServer",
             dependencies: [
                 "KeyraftNode", "RaftCore", "KMS", "KMSWire", "KeyraftCrypto", "Storage", "Transport", "APIServer",
-                "KeyraftCerts",
+                "KeyraftCerts", "Audit",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -39,6 +39,7 @@ struct APIShared: Sendable {
     let config: APIServerConfig
     let verifier: SigV4Verifier<CredentialFile>
     let dispatcher: any APIDispatcher
+    let audit: (any APIAuditSink)?
     let logger: Logger
 }
 
@@ -52,7 +53,7 @@ public final class APIServer: Sendable {
     private let connections = NIOLockedValueBox(0)
 
     public init(config: APIServerConfig, group: any EventLoopGroup, credentials: CredentialFile,
-                dispatcher: any APIDispatcher, logger: Logger) throws {
+                dispatcher: any APIDispatcher, audit: (any APIAuditSink)?, logger: Logger) throws {
         var tlsConfiguration = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMFile(config.certificatePath).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: config.privateKeyPath, format: .pem)))
@@ -63,7 +64,7 @@ public final class APIServer: Sendable {
             config: config,
             verifier: SigV4Verifier(region: config.region, service: "kms", store: credentials,
                                     clockSkewSecondsMax: config.clockSkewSecondsMax),
-            dispatcher: dispatcher, logger: logger)
+            dispatcher: dispatcher, audit: audit, logger: logger)
     }
 
     /// Binds and returns the port. Call once, off the event loops.
@@ -140,7 +141,7 @@ final class APIHandler: ChannelInboundHandler {
             }
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > shared.config.bodyBytesMax {
                 state = .refused
-                respond(context: context, version: head.version, keepAlive: false, requestID: Self.newRequestID(),
+                respond(context: context, version: head.version, keepAlive: false, audit: Self.unauthenticated(head),
                         result: .failure(AWSErrorBody(.validation, "Request body must be at most \(shared.config.bodyBytesMax) bytes.")),
                         statusOverride: 413)
                 return
@@ -149,7 +150,7 @@ final class APIHandler: ChannelInboundHandler {
         case let (.body(chunk), .receiving(head, body)):
             guard body.count + chunk.readableBytes <= shared.config.bodyBytesMax else {
                 state = .refused
-                respond(context: context, version: head.version, keepAlive: false, requestID: Self.newRequestID(),
+                respond(context: context, version: head.version, keepAlive: false, audit: Self.unauthenticated(head),
                         result: .failure(AWSErrorBody(.validation, "Request body must be at most \(shared.config.bodyBytesMax) bytes.")),
                         statusOverride: 413)
                 return
@@ -184,15 +185,25 @@ final class APIHandler: ChannelInboundHandler {
 
     private static func newRequestID() -> String { UUID().uuidString.lowercased() }
 
+    /// The audit entry of a request nobody has been authenticated for yet.
+    private static func unauthenticated(_ head: HTTPRequestHead) -> APIAuditEntry {
+        // The target is caller input: bounded before it reaches the log.
+        let target = head.headers.first(name: "x-amz-target").map { String($0.prefix(128)) } ?? "unknown"
+        return APIAuditEntry(requestID: newRequestID(), principal: "unauthenticated", operation: target, key: nil,
+                             context: [:], errorName: nil)
+    }
+
     private func handle(context: ChannelHandlerContext, head: HTTPRequestHead, body: [UInt8]) {
-        let requestID = Self.newRequestID()
+        var audit = Self.unauthenticated(head)
         let call: APICall
         let principal: Principal
         do {
-            (call, principal) = try authenticate(head: head, body: body)
+            principal = try authenticate(head: head, body: body)
+            audit.principal = principal.arn
+            call = try decodeCall(head: head, body: body, principal: principal)
+            (audit.key, audit.context) = AuditFields.of(call)
         } catch {
-            respond(context: context, version: head.version, keepAlive: head.isKeepAlive, requestID: requestID,
-                    result: .failure(error))
+            respond(context: context, version: head.version, keepAlive: head.isKeepAlive, audit: audit, result: .failure(error))
             return
         }
         let loop = context.eventLoop
@@ -200,23 +211,25 @@ final class APIHandler: ChannelInboundHandler {
         let boundContext = NIOLoopBound(context, eventLoop: loop)
         let version = head.version
         let keepAlive = head.isKeepAlive
-        shared.dispatcher.dispatch(call, principal: principal, requestID: requestID) { result in
+        shared.dispatcher.dispatch(call, principal: principal, requestID: audit.requestID) { [audit] result in
             loop.execute {
                 handler.value.respond(context: boundContext.value, version: version, keepAlive: keepAlive,
-                                      requestID: requestID, result: result)
+                                      audit: audit, result: result)
             }
         }
     }
 
-    /// Checks the signature, then names and decodes the operation. Nothing about the
-    /// operation is looked at before the caller is known.
-    private func authenticate(head: HTTPRequestHead, body: [UInt8]) throws(AWSErrorBody) -> (APICall, Principal) {
+    /// Checks the signature. Nothing about the operation is looked at before the caller is known.
+    private func authenticate(head: HTTPRequestHead, body: [UInt8]) throws(AWSErrorBody) -> Principal {
         let (path, query) = Self.split(head.uri)
         let request = SigV4Request(method: head.method.rawValue, path: path, query: query,
                                    headers: head.headers.map { SigV4Request.Header($0.name, $0.value) }, body: body)
-        let principal: Principal
-        do { principal = try shared.verifier.verify(request, now: Date()).principal } catch { throw error.errorBody }
-        guard head.method == .POST, path == "/" else {
+        do { return try shared.verifier.verify(request, now: Date()).principal } catch { throw error.errorBody }
+    }
+
+    /// Names and decodes the operation of an authenticated request.
+    private func decodeCall(head: HTTPRequestHead, body: [UInt8], principal: Principal) throws(AWSErrorBody) -> APICall {
+        guard head.method == .POST, Self.split(head.uri).0 == "/" else {
             throw AWSErrorBody(.unknownOperation, "Requests must be POST to /.")
         }
         let target = head.headers.first(name: "x-amz-target")
@@ -224,11 +237,11 @@ final class APIHandler: ChannelInboundHandler {
             guard principal.isAllowed(admin.action) else {
                 throw AWSErrorBody(.accessDenied, "User: \(principal.arn) is not authorized to perform: \(admin.action)")
             }
-            return (.admin(admin), principal)
+            return .admin(admin)
         }
         let operation: KMSOperation
         do { operation = try KMSOperation(target: target) } catch { throw error.errorBody }
-        return (.kms(operation, try KMSRequestDecoder.decode(operation, body: body)), principal)
+        return .kms(operation, try KMSRequestDecoder.decode(operation, body: body))
     }
 
     private static func split(_ uri: String) -> (String, String) {
@@ -236,8 +249,17 @@ final class APIHandler: ChannelInboundHandler {
         return (String(uri[..<mark]), String(uri[uri.index(after: mark)...]))
     }
 
-    private func respond(context: ChannelHandlerContext, version: HTTPVersion, keepAlive: Bool, requestID: String,
+    private func respond(context: ChannelHandlerContext, version: HTTPVersion, keepAlive: Bool, audit: APIAuditEntry,
                          result: Result<APIResult, AWSErrorBody>, statusOverride: Int? = nil) {
+        let requestID = audit.requestID
+        if let sink = shared.audit {
+            var entry = audit
+            switch result {
+            case let .success(answer): entry.key = AuditFields.keyARN(of: answer) ?? entry.key
+            case let .failure(error): entry.errorName = error.name.rawValue
+            }
+            sink.record(entry)
+        }
         deadline?.cancel()
         deadline = nil
         let status: Int

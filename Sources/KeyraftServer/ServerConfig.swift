@@ -21,6 +21,7 @@ import Yams
 ///     electionTimeoutTicks: 10
 ///     readConsistency: lease        # or linearizable
 ///     maxStalenessMs: 5000
+///     auditDir: node-1-audit        # default: <dataDir>-audit
 ///     pidFile: node-1.pid
 ///     logLevel: info
 public struct ServerConfig: Sendable, Equatable {
@@ -40,6 +41,7 @@ public struct ServerConfig: Sendable, Equatable {
     public var heartbeatTimeoutTicks: Int
     public var requestTimeoutTicks: Int
     public var readConsistency: ReadConsistency
+    public var auditDir: String
     public var pidFile: String?
     public var logLevel: String
 
@@ -66,6 +68,7 @@ public struct ServerConfig: Sendable, Equatable {
         var requestTimeoutTicks: Int?
         var readConsistency: String?
         var maxStalenessMs: Int64?
+        var auditDir: String?
         var pidFile: String?
         var logLevel: String?
 
@@ -137,6 +140,7 @@ public struct ServerConfig: Sendable, Equatable {
         case "linearizable": readConsistency = .linearizable
         case let other: throw Invalid("readConsistency must be lease or linearizable, not '\(other)'")
         }
+        auditDir = file.auditDir.map(resolve) ?? dataDir + "-audit"
         pidFile = file.pidFile.map(resolve)
         logLevel = file.logLevel ?? "info"
     }

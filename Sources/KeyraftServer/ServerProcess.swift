@@ -56,8 +56,10 @@ public final class ServerProcess: @unchecked Sendable {
         self.transport = transport
         let kmsConfig = KMSConfig(region: config.region, accountID: config.accountID)
         let nodeConfig = config.nodeConfig
+        // The store is handed to the node loop, which alone uses it until `stop` closes it.
+        let handedOver = UncheckedSendable(storage)
         let host = try loop.submit { () throws -> NodeHost in
-            let node = try KeyraftNode(config: nodeConfig, kmsConfig: kmsConfig, rootKey: rootKey, storage: storage,
+            let node = try KeyraftNode(config: nodeConfig, kmsConfig: kmsConfig, rootKey: rootKey, storage: handedOver.value,
                                        network: transport, clock: SystemClock(), entropy: SystemEntropy(),
                                        random: SystemRandomNumberGenerator())
             return NodeHost(node: node, loop: loop, kmsConfig: kmsConfig, logger: self.logger)
@@ -70,7 +72,9 @@ public final class ServerProcess: @unchecked Sendable {
                                         certificatePath: config.tls.certificatePath,
                                         privateKeyPath: config.tls.privateKeyPath, region: config.region)
         apiConfig.bodyBytesMax = 64 * 1024
-        let api = try APIServer(config: apiConfig, group: group, credentials: credentials, dispatcher: host, logger: logger)
+        let audit = try FileAuditSink(directory: config.auditDir, node: "node-\(config.nodeID.rawValue)", logger: logger)
+        let api = try APIServer(config: apiConfig, group: group, credentials: credentials, dispatcher: host, audit: audit,
+                                logger: logger)
         self.api = api
         apiPort = try api.start()
         if let pidFile = config.pidFile {
@@ -131,4 +135,11 @@ public final class ServerProcess: @unchecked Sendable {
         _ = sources
         return 0
     }
+}
+
+/// Moves a value that is not `Sendable` to another thread whose exclusive use of it is
+/// guaranteed by the caller (the value is not touched by the sender meanwhile).
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Audit
 import Dispatch
 import Foundation
 import Glibc
@@ -10,7 +11,7 @@ struct Keyraft: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keyraft",
         abstract: "A distributed key management service that speaks the AWS KMS API.",
-        subcommands: [Server.self, Dev.self, Certs.self])
+        subcommands: [Server.self, Dev.self, Certs.self, AuditCommand.self])
 }
 
 struct Server: ParsableCommand {
@@ -125,6 +126,39 @@ struct Certs: ParsableCommand {
         for name in clients {
             try certificates.writeClientCertificate(name: name, authority: authority, overwrite: overwrite)
             print("wrote \(certificates.clientCertificatePath(name: name)) and its key")
+        }
+    }
+}
+
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit", abstract: "Work with audit trails.", subcommands: [Verify.self])
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a hash-chained audit trail; name the first broken record. Exit 0 when intact, 1 when broken.")
+
+        @Argument(help: "An audit file, or a node's audit folder (its files are checked as one chain).")
+        var path: String
+
+        @Flag(help: "The first record may continue an earlier chain (a file whose predecessors were archived).")
+        var startsMidway = false
+
+        func run() throws {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                print("keyraft audit verify: \(path) does not exist")
+                throw ExitCode(2)
+            }
+            let verifier = AuditVerifier(chainStartsMidway: startsMidway)
+            let result = isDirectory.boolValue ? try verifier.verify(directory: path) : try verifier.verify(file: path)
+            switch result {
+            case let .ok(records):
+                print("ok: \(records) records, chain intact")
+            case let .broken(file, line, reason):
+                print("broken: \(file) line \(line): \(reason)")
+                throw ExitCode.failure
+            }
         }
     }
 }
