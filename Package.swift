@@ -131,6 +131,8 @@ let package = Package(
             dependencies: [
                 "KeyraftServer", "KeyraftCerts", "Audit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

@@ -186,6 +186,7 @@ public struct DevCluster {
         export AWS_SECRET_ACCESS_KEY=\(credentials.secretAccessKey)
         export AWS_REGION=\(region)
         export AWS_DEFAULT_REGION=\(region)
+        export KEYRAFT_ENDPOINTS=\(endpoints.joined(separator: ","))
 
         """
         try SecretFile.write(Array(env.utf8), to: path("env"))

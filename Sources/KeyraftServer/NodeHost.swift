@@ -36,6 +36,9 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
     private var queue: [Event] = []
     private var flushScheduled = false
     private var ticker: RepeatedTask?
+    /// When each peer was last heard from (monotonic ms), for the status report.
+    private var lastHeardMs: [NodeID: Int64] = [:]
+    private let clock = SystemClock()
     private var lastRole: RaftRole = .follower
     private var lastLeader: NodeID?
     private let config: KMSConfig
@@ -109,6 +112,8 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
         flushScheduled = false
         let events = queue
         queue.removeAll(keepingCapacity: true)
+        let nowMs = clock.monotonicMs
+        for case let .message(_, peer) in events { lastHeardMs[peer] = nowMs }
         node.batch {
             for event in events {
                 switch event {
@@ -164,6 +169,17 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
             "LeaderId": status.softState.leader.map { $0.rawValue as Any } ?? NSNull(),
         ]
         if let reason = node.haltReason { object["Halted"] = reason }
+        let nowMs = clock.monotonicMs
+        object["LastContactMs"] = Dictionary(uniqueKeysWithValues: lastHeardMs.map { ("\($0.key.rawValue)", nowMs - $0.value) })
+        if status.softState.role == .leader {
+            object["Progress"] = status.progress.map { peer, progress -> [String: Any] in
+                [
+                    "NodeId": peer.rawValue, "Match": progress.match.rawValue, "Next": progress.next.rawValue,
+                    "State": "\(progress.state)", "Learner": progress.isLearner,
+                    "Lag": status.lastIndex.rawValue - min(progress.match.rawValue, status.lastIndex.rawValue),
+                ]
+            }
+        }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
         return Array(data)
     }

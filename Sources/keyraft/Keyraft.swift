@@ -5,13 +5,15 @@ import Foundation
 import Glibc
 import KeyraftCerts
 import KeyraftServer
+import NIOCore
+import NIOPosix
 
 @main
 struct Keyraft: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keyraft",
         abstract: "A distributed key management service that speaks the AWS KMS API.",
-        subcommands: [Server.self, Dev.self, Certs.self, AuditCommand.self])
+        subcommands: [Server.self, Dev.self, Certs.self, Cluster.self, AuditCommand.self])
 }
 
 struct Server: ParsableCommand {
@@ -158,6 +160,66 @@ struct AuditCommand: ParsableCommand {
             case let .broken(file, line, reason):
                 print("broken: \(file) line \(line): \(reason)")
                 throw ExitCode.failure
+            }
+        }
+    }
+}
+
+struct Cluster: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Administer a running cluster through its API (SigV4, the aws CLI's environment variables).",
+        subcommands: [Status.self])
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Each node's role, term, commit and applied index, lag, last contact and seal state.")
+
+        @Flag(help: "Print JSON instead of a table.")
+        var json = false
+
+        func run() throws {
+            let environment = try AdminEnvironment()
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            defer { try? group.syncShutdownGracefully() }
+            var rows: [[String: Any]] = []
+            for endpoint in environment.endpoints {
+                do {
+                    var status = try environment.call("GetNodeStatus", on: endpoint, group: group)
+                    status["Endpoint"] = endpoint.description
+                    rows.append(status)
+                } catch {
+                    rows.append(["Endpoint": endpoint.description, "Error": "\(error)"])
+                }
+            }
+            if json {
+                let data = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+                return
+            }
+            let leader = rows.first { $0["Role"] as? String == "Leader" }
+            let leaderCommit = (leader?["CommitIndex"] as? NSNumber)?.uint64Value
+            if let leader {
+                print("leader: node \(leader["NodeId"] ?? "?")  term \(leader["Term"] ?? "?")")
+            } else {
+                print("leader: none reachable")
+            }
+            func column(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
+            print(column("node", 6) + column("role", 13) + column("term", 7) + column("commit", 9) + column("applied", 9)
+                  + column("lag", 6) + column("lease", 7) + column("sealed", 8) + "endpoint")
+            for row in rows {
+                if let error = row["Error"] {
+                    print(column("?", 6) + column("unreachable", 13) + "\(row["Endpoint"] ?? "")  \(error)")
+                    continue
+                }
+                let applied = (row["AppliedIndex"] as? NSNumber)?.uint64Value ?? 0
+                let lag = leaderCommit.map { $0 > applied ? "\($0 - applied)" : "0" } ?? "?"
+                print(column("\(row["NodeId"] ?? "?")", 6) + column("\(row["Role"] ?? "?")", 13) + column("\(row["Term"] ?? "?")", 7)
+                      + column("\(row["CommitIndex"] ?? "?")", 9) + column("\(applied)", 9) + column(lag, 6)
+                      + column((row["LeaseValid"] as? Bool) == true ? "valid" : "stale", 7)
+                      + column((row["Sealed"] as? Bool) == true ? "yes" : "no", 8) + "\(row["Endpoint"] ?? "")")
+            }
+            if let contacts = leader?["LastContactMs"] as? [String: Any], !contacts.isEmpty {
+                print("leader last heard from: " + contacts.sorted { $0.key < $1.key }.map { "node \($0.key) \($0.value) ms ago" }.joined(separator: ", "))
             }
         }
     }
