@@ -39,7 +39,7 @@ struct APIShared: Sendable {
     let config: APIServerConfig
     let verifier: SigV4Verifier<CredentialFile>
     let dispatcher: any APIDispatcher
-    let audit: (any APIAuditSink)?
+    let observers: [any APIAuditSink]
     let logger: Logger
 }
 
@@ -53,7 +53,7 @@ public final class APIServer: Sendable {
     private let connections = NIOLockedValueBox(0)
 
     public init(config: APIServerConfig, group: any EventLoopGroup, credentials: CredentialFile,
-                dispatcher: any APIDispatcher, audit: (any APIAuditSink)?, logger: Logger) throws {
+                dispatcher: any APIDispatcher, observers: [any APIAuditSink], logger: Logger) throws {
         var tlsConfiguration = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMFile(config.certificatePath).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: config.privateKeyPath, format: .pem)))
@@ -64,7 +64,7 @@ public final class APIServer: Sendable {
             config: config,
             verifier: SigV4Verifier(region: config.region, service: "kms", store: credentials,
                                     clockSkewSecondsMax: config.clockSkewSecondsMax),
-            dispatcher: dispatcher, audit: audit, logger: logger)
+            dispatcher: dispatcher, observers: observers, logger: logger)
     }
 
     /// Binds and returns the port. Call once, off the event loops.
@@ -127,6 +127,8 @@ final class APIHandler: ChannelInboundHandler {
     private let shared: APIShared
     private var state = State.idle
     private var deadline: Scheduled<Void>?
+    /// When the current request's head arrived.
+    private var startedAt = NIODeadline.now()
 
     init(shared: APIShared) { self.shared = shared }
 
@@ -135,6 +137,7 @@ final class APIHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (unwrapInboundIn(data), state) {
         case let (.head(head), .idle):
+            startedAt = .now()
             let channel = context.channel
             deadline = context.eventLoop.scheduleTask(in: .milliseconds(shared.config.requestTimeoutMs)) {
                 channel.close(promise: nil)
@@ -252,13 +255,14 @@ final class APIHandler: ChannelInboundHandler {
     private func respond(context: ChannelHandlerContext, version: HTTPVersion, keepAlive: Bool, audit: APIAuditEntry,
                          result: Result<APIResult, AWSErrorBody>, statusOverride: Int? = nil) {
         let requestID = audit.requestID
-        if let sink = shared.audit {
+        if !shared.observers.isEmpty {
             var entry = audit
             switch result {
             case let .success(answer): entry.key = AuditFields.keyARN(of: answer) ?? entry.key
             case let .failure(error): entry.errorName = error.name.rawValue
             }
-            sink.record(entry)
+            entry.durationNanos = (NIODeadline.now() - startedAt).nanoseconds
+            for observer in shared.observers { observer.record(entry) }
         }
         deadline?.cancel()
         deadline = nil

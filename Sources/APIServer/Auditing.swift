@@ -16,10 +16,12 @@ public struct APIAuditEntry: Sendable {
     public var context: EncryptionContext
     /// nil for success, else the AWS error name.
     public var errorName: String?
+    /// From the first byte of the request to the answer being written, in nanoseconds.
+    public var durationNanos: Int64 = 0
 }
 
-/// Where finished calls are recorded. Called once per request, from the connection's
-/// event loop; implementations must be thread-safe.
+/// Where finished calls are recorded (the audit trail, metrics). Called once per request,
+/// from the connection's event loop; implementations must be thread-safe.
 public protocol APIAuditSink: Sendable {
     func record(_ entry: APIAuditEntry)
 }

@@ -66,16 +66,17 @@ public struct DevCluster {
                  ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]),
             ], to: path("credentials.json"))
         }
-        let ports = try Self.freePorts(2 * nodeCount)
+        let ports = try Self.freePorts(3 * nodeCount)
         for node in 1...nodeCount {
             let peers = (1...nodeCount).filter { $0 != node }
-                .map { "  \($0): \"127.0.0.1:\(ports[2 * ($0 - 1)])\"" }.joined(separator: "\n")
+                .map { "  \($0): \"127.0.0.1:\(ports[3 * ($0 - 1)])\"" }.joined(separator: "\n")
             let yaml = """
             # keyraft dev: node \(node) of \(nodeCount). Paths are relative to this file.
             nodeId: \(node)
             dataDir: node-\(node)
-            peerAddress: "127.0.0.1:\(ports[2 * (node - 1)])"
-            apiAddress: "127.0.0.1:\(ports[2 * (node - 1) + 1])"
+            peerAddress: "127.0.0.1:\(ports[3 * (node - 1)])"
+            apiAddress: "127.0.0.1:\(ports[3 * (node - 1) + 1])"
+            adminAddress: "127.0.0.1:\(ports[3 * (node - 1) + 2])"
             peers:\(peers.isEmpty ? " {}" : "\n" + peers)
             initialVoters: [\((1...nodeCount).map(String.init).joined(separator: ", "))]
             tls:

@@ -6,6 +6,8 @@ import KMSWire
 import KeyraftCrypto
 import KeyraftNode
 import Logging
+import CoreMetrics
+import Metrics
 import NIOCore
 import RaftCore
 
@@ -50,11 +52,16 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
         case request(NodeRequest, Principal, @Sendable (Result<APIResult, AWSErrorBody>) -> Void)
     }
 
-    public init(node: KeyraftNode, loop: any EventLoop, kmsConfig: KMSConfig, logger: Logger) {
+    let metrics: NodeMetrics?
+    /// Whether the outbound link to a peer is up (for the peer-link gauge).
+    var linkIsUp: ((NodeID) -> Bool)?
+
+    init(node: KeyraftNode, loop: any EventLoop, kmsConfig: KMSConfig, metrics: NodeMetrics?, logger: Logger) {
         self.node = node
         self.loop = loop
         self.logger = logger
         self.config = kmsConfig
+        self.metrics = metrics
     }
 
     /// Starts the tick timer.
@@ -63,6 +70,7 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
         ticker = loop.scheduleRepeatedTask(initialDelay: .milliseconds(tickMs), delay: .milliseconds(tickMs)) { [self] _ in
             self.node.batch { self.node.tick() }
             self.noteRoleChange()
+            self.updateGauges()
         }
     }
 
@@ -119,7 +127,11 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
                 switch event {
                 case let .message(message, peer): node.receive(message, from: peer)
                 case let .request(request, principal, respond):
-                    node.submit(request, principal: principal) { result in
+                    let isWrite: Bool
+                    if case .write = request { isWrite = true } else { isWrite = false }
+                    let started = isWrite && metrics != nil ? NIODeadline.now() : nil
+                    node.submit(request, principal: principal) { [metrics] result in
+                        if let started { metrics?.proposalLatency.recordNanoseconds((NIODeadline.now() - started).nanoseconds) }
                         switch result {
                         case let .success(.write(response)): respond(.success(.write(response)))
                         case let .success(.read(response)): respond(.success(.read(response)))
@@ -135,6 +147,7 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
     private func noteRoleChange() {
         let soft = node.softState
         guard soft.role != lastRole || soft.leader != lastLeader else { return }
+        if soft.leader != lastLeader { metrics?.leaderChanges.increment() }
         lastRole = soft.role
         lastLeader = soft.leader
         logger.info("role changed", metadata: [
@@ -142,6 +155,34 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
             "term": "\(node.status.hardState.term.rawValue)",
         ])
         if let reason = node.haltReason { logger.critical("node halted", metadata: ["reason": "\(reason)"]) }
+    }
+
+    private func updateGauges() {
+        guard let metrics else { return }
+        let status = node.status
+        metrics.term.record(Int64(status.hardState.term.rawValue))
+        metrics.commitIndex.record(Int64(status.hardState.commit.rawValue))
+        metrics.appliedIndex.record(Int64(node.appliedIndex.rawValue))
+        metrics.isLeader.record(status.softState.role == .leader ? 1 : 0)
+        metrics.leaseValid.record(node.leaseIsValid() ? 1 : 0)
+        metrics.sealed.record(node.kms.isSealed ? 1 : 0)
+        metrics.keys.record(node.kms.state.keys.count)
+        if let linkIsUp {
+            for peer in status.membership.voters + status.membership.learners where peer != node.id {
+                metrics.peerLink(peer.rawValue).record(linkIsUp(peer) ? 1 : 0)
+            }
+        }
+    }
+
+    /// Why the node cannot serve reads and cryptography now, or nil when it can (`/readyz`).
+    func readiness() -> EventLoopFuture<String?> {
+        loop.submit {
+            if let reason = self.node.haltReason { return "halted: \(reason)" }
+            if self.node.kms.isSealed { return "sealed" }
+            if self.node.softState.leader == nil { return "no leader known" }
+            if !self.node.leaseIsValid() { return "read lease not valid" }
+            return nil
+        }
     }
 
     /// `KeyraftAdmin.GetNodeStatus`.

@@ -10,6 +10,7 @@ import Yams
 ///     dataDir: node-1
 ///     peerAddress: 127.0.0.1:7101
 ///     apiAddress: 127.0.0.1:8101
+///     adminAddress: 127.0.0.1:9101  # optional: /metrics, /healthz, /readyz over plain HTTP
 ///     peers: {2: "127.0.0.1:7102", 3: "127.0.0.1:7103"}
 ///     initialVoters: [1, 2, 3]
 ///     tls: {certificate: node-1.pem, privateKey: node-1.key, ca: ca.pem}
@@ -29,6 +30,7 @@ public struct ServerConfig: Sendable, Equatable {
     public var dataDir: String
     public var peerAddress: PeerAddress
     public var apiAddress: PeerAddress
+    public var adminAddress: PeerAddress?
     public var peers: [NodeID: PeerAddress]
     public var initialVoters: [NodeID]
     public var tls: TLSFiles
@@ -55,6 +57,7 @@ public struct ServerConfig: Sendable, Equatable {
         var dataDir: String
         var peerAddress: String
         var apiAddress: String
+        var adminAddress: String?
         var peers: [String: String]?
         var initialVoters: [UInt64]?
         var tls: TLS
@@ -99,6 +102,7 @@ public struct ServerConfig: Sendable, Equatable {
         dataDir = resolve(file.dataDir)
         peerAddress = try Self.address(file.peerAddress, field: "peerAddress")
         apiAddress = try Self.address(file.apiAddress, field: "apiAddress")
+        adminAddress = try file.adminAddress.map { try Self.address($0, field: "adminAddress") }
         var peers: [NodeID: PeerAddress] = [:]
         for (key, value) in file.peers ?? [:] {
             guard let raw = UInt64(key), let peer = NodeID(validating: raw), peer != id else {

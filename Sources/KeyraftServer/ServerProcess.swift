@@ -23,6 +23,8 @@ public final class ServerProcess: @unchecked Sendable {
     private var transport: PeerTransport?
     private var api: APIServer?
     private var host: NodeHost?
+    private var admin: AdminServer?
+    public private(set) var adminPort: Int?
     public private(set) var apiPort = 0
     public private(set) var peerPort = 0
 
@@ -57,12 +59,15 @@ public final class ServerProcess: @unchecked Sendable {
         let kmsConfig = KMSConfig(region: config.region, accountID: config.accountID)
         let nodeConfig = config.nodeConfig
         // The store is handed to the node loop, which alone uses it until `stop` closes it.
-        let handedOver = UncheckedSendable(storage)
+        let metrics = NodeMetrics()
+        let handedOver = UncheckedSendable(MeasuredStorage(storage, fsyncLatency: metrics.fsyncLatency))
         let host = try loop.submit { () throws -> NodeHost in
             let node = try KeyraftNode(config: nodeConfig, kmsConfig: kmsConfig, rootKey: rootKey, storage: handedOver.value,
                                        network: transport, clock: SystemClock(), entropy: SystemEntropy(),
                                        random: SystemRandomNumberGenerator())
-            return NodeHost(node: node, loop: loop, kmsConfig: kmsConfig, logger: self.logger)
+            let host = NodeHost(node: node, loop: loop, kmsConfig: kmsConfig, metrics: metrics, logger: self.logger)
+            host.linkIsUp = { transport.linkIsConnected($0) }
+            return host
         }.wait()
         hostBox.withLockedValue { $0 = host }
         self.host = host
@@ -73,10 +78,15 @@ public final class ServerProcess: @unchecked Sendable {
                                         privateKeyPath: config.tls.privateKeyPath, region: config.region)
         apiConfig.bodyBytesMax = 64 * 1024
         let audit = try FileAuditSink(directory: config.auditDir, node: "node-\(config.nodeID.rawValue)", logger: logger)
-        let api = try APIServer(config: apiConfig, group: group, credentials: credentials, dispatcher: host, audit: audit,
-                                logger: logger)
+        let api = try APIServer(config: apiConfig, group: group, credentials: credentials, dispatcher: host,
+                                observers: [audit, metrics], logger: logger)
         self.api = api
         apiPort = try api.start()
+        if let address = config.adminAddress {
+            let admin = AdminServer(group: group, metrics: metrics, host: host, logger: logger)
+            self.admin = admin
+            adminPort = try admin.start(host: address.host, port: address.port)
+        }
         if let pidFile = config.pidFile {
             try Data("\(getpid())\n".utf8).write(to: URL(fileURLWithPath: pidFile), options: .atomic)
         }
@@ -85,6 +95,8 @@ public final class ServerProcess: @unchecked Sendable {
 
     /// Stops serving, closes links and storage. Idempotent.
     public func stop() {
+        admin?.shutdown()
+        admin = nil
         api?.shutdown()
         api = nil
         transport?.shutdown()

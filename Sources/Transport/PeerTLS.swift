@@ -20,9 +20,12 @@ public struct TLSFiles: Sendable, Equatable {
 ///
 /// Both sides present their node certificate and trust only the cluster CA. The dialling
 /// side names the node it wants (`keyraft-node-<id>`) as the expected host name, and node
-/// certificates carry that name in their subject alternative names, so the handshake itself
-/// fails against any other node. The accepting side takes the peer's id from the subject
-/// common name of its verified certificate (`PeerIdentity`).
+/// certificates carry that name in their subject alternative names. That check alone is not
+/// enough: NIOSSL also accepts a certificate whose IP address matches the dialled socket's,
+/// and node certificates carry their host's addresses for HTTPS clients, so any node on that
+/// host passes it. The dialling side therefore also checks the common name of the verified
+/// certificate before it sends anything (`OutboundPeerHandler`). The accepting side takes the
+/// peer's id from the subject common name of its verified certificate (`PeerIdentity`).
 enum PeerTLS {
     static func serverContext(_ files: TLSFiles) throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeServerConfiguration(

@@ -211,10 +211,10 @@ public final class PeerTransport: PeerNetwork, @unchecked Sendable {
         let highWater = config.writeBufferHighWaterBytes
         let logger = self.logger
         let peer = link.peer
-        let onHandshake: @Sendable () -> Void = { [weak self] in
-            self?.loop.execute { link.failures = 0 }
-        }
-        ClientBootstrap(group: loop)
+        let handshakeTimeout = TimeAmount.milliseconds(config.handshakeTimeoutMs)
+        // Completed by the link's handler once the handshake has shown the peer is `peer`.
+        let verified = loop.makePromise(of: Void.self)
+        let connected = ClientBootstrap(group: loop)
             .connectTimeout(.milliseconds(config.connectTimeoutMs))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.writeBufferWaterMark, value: .init(low: highWater / 2, high: highWater))
@@ -222,10 +222,17 @@ public final class PeerTransport: PeerNetwork, @unchecked Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(NIOSSLClientHandler(context: context, serverHostname: expectedName))
-                    try sync.addHandler(OutboundPeerHandler(peer: peer, logger: logger, onHandshake: onHandshake))
+                    try sync.addHandler(OutboundPeerHandler(peer: peer, logger: logger, verified: verified,
+                                                            handshakeTimeout: handshakeTimeout))
                 }
             }
             .connect(host: link.address.host, port: link.address.port)
+        connected.whenFailure { verified.fail($0) }
+        // Nothing is written before the peer is verified: NIOSSL's host name check also passes
+        // when any IP address in the certificate matches the socket's, and node certificates
+        // carry 127.0.0.1 (and the host's address) for HTTPS clients, so another node at the
+        // dialled address would otherwise receive this link's messages.
+        connected.flatMap { channel in verified.futureResult.map { channel } }
             .whenComplete { [weak self] result in
                 guard let self else { return }
                 self.loop.preconditionInEventLoop()
@@ -236,6 +243,7 @@ public final class PeerTransport: PeerNetwork, @unchecked Sendable {
                 }
                 switch result {
                 case let .success(channel):
+                    link.failures = 0
                     link.state = .connected(channel)
                     let queued = link.queue
                     link.queue = []
@@ -303,23 +311,68 @@ final class OutboundLink: @unchecked Sendable {
     }
 }
 
-/// The dialling side: nothing is expected back on an outbound link; errors close it.
+/// Why an outbound link was not verified.
+enum OutboundLinkError: Error, Equatable {
+    /// The handshake completed, but the certificate names another node (nil: no node).
+    case wrongPeer(expected: NodeID, found: NodeID?)
+    case handshakeTimedOut
+    case closedBeforeHandshake
+}
+
+/// The dialling side: checks that the peer's verified certificate names the node dialled,
+/// then completes `verified`. Nothing is expected back on an outbound link; errors close it.
 final class OutboundPeerHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
     private let peer: NodeID
     private let logger: Logger
-    private let onHandshake: @Sendable () -> Void
+    /// Succeeded once the peer is known to be `peer`; failed on anything else. Completed once.
+    private let verified: EventLoopPromise<Void>
+    private let handshakeTimeout: TimeAmount
+    private var timeout: Scheduled<Void>?
 
-    init(peer: NodeID, logger: Logger, onHandshake: @escaping @Sendable () -> Void) {
+    init(peer: NodeID, logger: Logger, verified: EventLoopPromise<Void>, handshakeTimeout: TimeAmount) {
         self.peer = peer
         self.logger = logger
-        self.onHandshake = onHandshake
+        self.verified = verified
+        self.handshakeTimeout = handshakeTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        let verified = self.verified
+        timeout = context.eventLoop.scheduleTask(in: handshakeTimeout) {
+            verified.fail(OutboundLinkError.handshakeTimedOut)
+            channel.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timeout?.cancel()
+        verified.fail(OutboundLinkError.closedBeforeHandshake) // no effect once completed
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let tls = event as? TLSUserEvent, case .handshakeCompleted = tls { onHandshake() }
+        if let tls = event as? TLSUserEvent, case .handshakeCompleted = tls {
+            timeout?.cancel()
+            let certificate = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).peerCertificate
+            let found = certificate.flatMap(PeerIdentity.nodeID(of:))
+            guard found == peer else {
+                logger.warning("peer link refused: the certificate names another node", metadata: [
+                    "peer": "\(peer)", "certificate.node": "\(found.map { "\($0)" } ?? "none")",
+                ])
+                verified.fail(OutboundLinkError.wrongPeer(expected: peer, found: found))
+                context.close(promise: nil)
+                return
+            }
+            verified.succeed(())
+        }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        verified.fail(OutboundLinkError.closedBeforeHandshake) // no effect once completed
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -329,6 +382,7 @@ final class OutboundPeerHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         logger.warning("peer link refused or failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
+        verified.fail(error)
         context.close(promise: nil)
     }
 }
