@@ -5,6 +5,17 @@ import KMSWire
 /// They need the caller's identity permission `keyraft:<Name>` (or `keyraft:*`).
 public enum AdminOperation: String, Sendable, CaseIterable {
     case getNodeStatus = "GetNodeStatus"
+    /// `{"NodeId": n}`: add a node as a learner (it catches up, by snapshot if needed).
+    case addLearner = "AddLearner"
+    /// `{"NodeId": n}`: make a caught-up learner a voter.
+    case promoteLearner = "PromoteLearner"
+    /// `{"NodeId": n}`: remove a node; refused when the remaining voters that are up would
+    /// not be a majority, or when it is the leader (transfer leadership first).
+    case removeNode = "RemoveNode"
+    /// `{"NodeId": n}`: hand leadership to a voter.
+    case transferLeader = "TransferLeader"
+    /// `{}`: snapshot the applied state now and compact the log.
+    case snapshot = "Snapshot"
 
     public static let targetPrefix = "KeyraftAdmin."
     public var action: String { "keyraft:" + rawValue }
@@ -18,7 +29,8 @@ public enum AdminOperation: String, Sendable, CaseIterable {
 /// An authenticated, decoded call for the node.
 public enum APICall: Sendable {
     case kms(KMSOperation, DecodedKMSRequest)
-    case admin(AdminOperation)
+    /// The body is the request's JSON, read by the operation.
+    case admin(AdminOperation, [UInt8])
 }
 
 /// What the node answers; encoded to JSON on the connection's event loop.

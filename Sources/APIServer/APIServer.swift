@@ -240,7 +240,7 @@ final class APIHandler: ChannelInboundHandler {
             guard principal.isAllowed(admin.action) else {
                 throw AWSErrorBody(.accessDenied, "User: \(principal.arn) is not authorized to perform: \(admin.action)")
             }
-            return .admin(admin)
+            return .admin(admin, body)
         }
         let operation: KMSOperation
         do { operation = try KMSOperation(target: target) } catch { throw error.errorBody }

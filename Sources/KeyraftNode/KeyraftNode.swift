@@ -43,7 +43,10 @@ public final class KeyraftNode {
     /// Submissions made by completions while a Ready was being handled.
     private var deferredSubmissions: [(NodeRequest, Principal, NodeCompletion)] = []
     /// Forwarded writes already proposed, until the given tick: a duplicated forward
-    /// message must not apply a write twice. Bounded by `pendingRequestsMax`.
+    /// message must not apply a write twice. Kept for the origin's request timeout plus an
+    /// election timeout (the origin never re-sends after its timeout), bounded by
+    /// `forwardedWritesRememberedMax`: the leader's forwarded write rate is at most this
+    /// bound over that window.
     private var recentForwards: [RequestOrigin: UInt64] = [:]
     /// Set when storage failed or a committed entry did not decode: the node stops.
     public private(set) var haltReason: String?
@@ -198,6 +201,22 @@ public final class KeyraftNode {
         drain()
     }
 
+    /// Hands leadership to `target` (on the leader; a follower forwards the request).
+    public func transferLeadership(to target: NodeID) throws(RaftError) {
+        precondition(!isHalted, "leadership transfer on a stopped node")
+        try raft.transferLeadership(to: target)
+        drain()
+    }
+
+    /// Snapshots the applied state now and compacts the log behind it (keeping
+    /// `entriesKeptAfterSnapshot`). Returns the snapshot's index.
+    @discardableResult
+    public func snapshotNow() -> LogIndex {
+        precondition(!handlingReady && !batching, "snapshotNow runs between events")
+        maybeSnapshot(force: true)
+        return lastSnapshotIndex
+    }
+
     // MARK: Writes
 
     private func submitWrite(_ write: KMSWriteRequest, principal: Principal, completion: @escaping NodeCompletion) {
@@ -219,7 +238,7 @@ public final class KeyraftNode {
 
     private func proposeForwarded(_ write: ForwardedWrite) {
         guard recentForwards[write.origin] == nil else { return }  // a duplicate of one already proposed
-        guard recentForwards.count < config.pendingRequestsMax else {
+        guard recentForwards.count < config.forwardedWritesRememberedMax else {
             network.send(.forwardFailed(origin: write.origin, error: KMSError(
                 .dependencyTimeout, "The leader has too many forwarded writes in flight. Retry later.")), to: write.origin.node)
             return
@@ -227,7 +246,7 @@ public final class KeyraftNode {
         if let error = propose(write.request, principal: write.principal, origin: write.origin) {
             network.send(.forwardFailed(origin: write.origin, error: error), to: write.origin.node)
         } else {
-            recentForwards[write.origin] = ticks + 2 * UInt64(config.requestTimeoutTicks)
+            recentForwards[write.origin] = ticks + UInt64(config.requestTimeoutTicks + config.electionTimeoutTicks)
         }
     }
 
@@ -524,9 +543,10 @@ public final class KeyraftNode {
         }
     }
 
-    private func maybeSnapshot() {
+    private func maybeSnapshot(force: Bool = false) {
         let applied = appliedIndex
-        guard !isHalted, applied.rawValue >= lastSnapshotIndex.rawValue + UInt64(config.snapshotEveryEntries) else { return }
+        guard !isHalted, applied > lastSnapshotIndex else { return }
+        guard force || applied.rawValue >= lastSnapshotIndex.rawValue + UInt64(config.snapshotEveryEntries) else { return }
         let keep = UInt64(config.entriesKeptAfterSnapshot)
         let compactTo = applied.rawValue > keep ? LogIndex(applied.rawValue - keep) : LogIndex.zero
         let term: Term

@@ -66,6 +66,8 @@ public struct NodeConfig: Sendable {
     /// A client request not answered within this many ticks fails with a retryable error.
     public var requestTimeoutTicks = 50
     public var pendingRequestsMax = 4_096
+    /// Forwarded writes the leader remembers to drop duplicates (see `recentForwards`).
+    public var forwardedWritesRememberedMax = 65_536
     public var snapshotEveryEntries = 1_000
     public var entriesKeptAfterSnapshot = 100
     public var schedulerIntervalTicks = 10

@@ -89,8 +89,10 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
     public func dispatch(_ call: APICall, principal: Principal, requestID: String,
                          respond: @escaping @Sendable (Result<APIResult, AWSErrorBody>) -> Void) {
         switch call {
-        case .admin(.getNodeStatus):
+        case .admin(.getNodeStatus, _):
             loop.execute { respond(.success(.json(self.statusJSON()))) }
+        case let .admin(operation, body):
+            loop.execute { respond(self.runAdmin(operation, body: body)) }
         case let .kms(_, .write(write)):
             loop.execute { self.enqueue(.request(.write(write), principal, respond)) }
         case let .kms(_, .read(read)):
@@ -183,6 +185,75 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
             if !self.node.leaseIsValid() { return "read lease not valid" }
             return nil
         }
+    }
+
+    /// Membership, leadership and snapshot operations. They act on the leader; on another
+    /// node they fail with a message naming the leader, so tools retry there.
+    private func runAdmin(_ operation: AdminOperation, body: [UInt8]) -> Result<APIResult, AWSErrorBody> {
+        loop.preconditionInEventLoop()
+        func refuse(_ message: String) -> Result<APIResult, AWSErrorBody> { .failure(AWSErrorBody(.invalidState, message)) }
+        func answer(_ object: [String: Any]) -> Result<APIResult, AWSErrorBody> {
+            .success(.json(Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))))
+        }
+        if node.isHalted { return refuse("This node has stopped.") }
+        let status = node.status
+        if operation == .snapshot {
+            let index = node.snapshotNow()
+            return answer(["SnapshotIndex": index.rawValue])
+        }
+        guard status.softState.role == .leader else {
+            let leader = status.softState.leader.map { "node \($0.rawValue)" } ?? "unknown"
+            return refuse("Node \(node.id.rawValue) is not the leader; the leader is \(leader). Send this to the leader.")
+        }
+        let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
+        guard let raw = (object?["NodeId"] as? NSNumber)?.uint64Value, let target = NodeID(validating: raw) else {
+            return .failure(AWSErrorBody(.validation, "NodeId must be a node id of at least 1."))
+        }
+        let membership = status.membership
+        do {
+            switch operation {
+            case .getNodeStatus, .snapshot:
+                preconditionFailure("handled above")
+            case .addLearner:
+                guard !membership.isVoter(target), !membership.isLearner(target) else {
+                    return refuse("Node \(raw) is already a member.")
+                }
+                try node.proposeMembershipChange(MembershipChange(.addLearner, node: target))
+            case .promoteLearner:
+                guard membership.isLearner(target) else { return refuse("Node \(raw) is not a learner.") }
+                try node.proposeMembershipChange(MembershipChange(.addVoter, node: target))
+            case .removeNode:
+                guard membership.isVoter(target) || membership.isLearner(target) else {
+                    return refuse("Node \(raw) is not a member.")
+                }
+                guard target != node.id else {
+                    return refuse("Node \(raw) is the leader; transfer leadership to another voter first.")
+                }
+                if membership.isVoter(target) {
+                    let remaining = membership.voters.filter { $0 != target }
+                    let healthy = remaining.filter { $0 == node.id || isRecentlyHeard($0) }
+                    guard !remaining.isEmpty, healthy.count >= remaining.count / 2 + 1 else {
+                        return refuse("Removing node \(raw) would leave \(healthy.count) of \(remaining.count) voters up, "
+                                      + "less than a majority; bring the others back first.")
+                    }
+                }
+                try node.proposeMembershipChange(MembershipChange(.removeNode, node: target))
+            case .transferLeader:
+                guard membership.voters.contains(target) else { return refuse("Node \(raw) is not a voter.") }
+                guard target != node.id else { return answer(["Leader": raw]) }
+                try node.transferLeadership(to: target)
+            }
+        } catch {
+            return refuse("Refused: \(error).")
+        }
+        logger.info("admin operation proposed", metadata: ["operation": "\(operation.rawValue)", "target": "\(raw)"])
+        return answer(["Proposed": operation.rawValue, "NodeId": raw])
+    }
+
+    /// Heard from within two election timeouts' worth of ticks (about 2 s by default).
+    private func isRecentlyHeard(_ peer: NodeID) -> Bool {
+        guard let heard = lastHeardMs[peer] else { return false }
+        return clock.monotonicMs - heard <= 2_000
     }
 
     /// `KeyraftAdmin.GetNodeStatus`.

@@ -93,6 +93,22 @@ public final class ServerProcess: @unchecked Sendable {
         logger.info("node started", metadata: ["node": "\(config.nodeID.rawValue)", "api": "\(apiPort)", "peer": "\(peerPort)"])
     }
 
+    /// Re-reads `peers` from the configuration file; other changes need a restart.
+    func reloadPeers(configPath: String) {
+        do {
+            let fresh = try ServerConfig.load(path: configPath)
+            guard fresh.nodeID == config.nodeID else {
+                logger.error("configuration reload refused: nodeId changed")
+                return
+            }
+            guard let transport else { return }
+            try transport.loop.submit { transport.setPeers(fresh.peers) }.wait()
+            logger.info("peers reloaded", metadata: ["peers": "\(fresh.peers.keys.map(\.rawValue).sorted())"])
+        } catch {
+            logger.error("configuration reload failed; keeping the old peers", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Stops serving, closes links and storage. Idempotent.
     public func stop() {
         admin?.shutdown()
@@ -141,6 +157,12 @@ public final class ServerProcess: @unchecked Sendable {
             source.resume()
             sources.append(source)
         }
+        // SIGHUP re-reads the configuration's peers (a node added or moved) and updates the links.
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangup.setEventHandler { process.reloadPeers(configPath: configPath) }
+        hangup.resume()
+        sources.append(hangup)
         signalled.wait()
         logger.info("stopping on signal")
         process.stop()

@@ -168,7 +168,67 @@ struct AuditCommand: ParsableCommand {
 struct Cluster: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Administer a running cluster through its API (SigV4, the aws CLI's environment variables).",
-        subcommands: [Status.self])
+        subcommands: [Status.self, AddLearner.self, Promote.self, Remove.self, TransferLeader.self, Snapshot.self])
+
+    /// Sends `operation` to the leader, found by asking every endpoint for its status.
+    static func onLeader(_ operation: String, node: UInt64) throws {
+        let environment = try AdminEnvironment()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let leader = environment.endpoints.first { endpoint in
+            (try? environment.call("GetNodeStatus", on: endpoint, group: group))?["Role"] as? String == "Leader"
+        }
+        guard let leader else {
+            throw SignedClient.Failure(description: "no endpoint reports itself leader; set KEYRAFT_ENDPOINTS to every node")
+        }
+        let answer = try environment.call(operation, body: ["NodeId": node], on: leader, group: group)
+        print("\(operation) node \(node): \(answer["Proposed"] != nil ? "proposed to the leader at \(leader)" : "\(answer)")")
+        print("check with: keyraft cluster status")
+    }
+
+    struct AddLearner: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-learner",
+            abstract: "Add a node as a learner. Start it first with initialVoters naming the current voters; every node's config must list its address (SIGHUP reloads peers).")
+        @Argument var node: UInt64
+        func run() throws { try Cluster.onLeader("AddLearner", node: node) }
+    }
+
+    struct Promote: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make a caught-up learner a voter.")
+        @Argument var node: UInt64
+        func run() throws { try Cluster.onLeader("PromoteLearner", node: node) }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a node. Refused if the voters left that are up would not be a majority, or if it leads.")
+        @Argument var node: UInt64
+        func run() throws { try Cluster.onLeader("RemoveNode", node: node) }
+    }
+
+    struct TransferLeader: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "transfer-leader", abstract: "Hand leadership to a voter.")
+        @Argument var node: UInt64
+        func run() throws { try Cluster.onLeader("TransferLeader", node: node) }
+    }
+
+    struct Snapshot: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Snapshot every reachable node's state now and compact its log.")
+        func run() throws {
+            let environment = try AdminEnvironment()
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            defer { try? group.syncShutdownGracefully() }
+            for endpoint in environment.endpoints {
+                do {
+                    let answer = try environment.call("Snapshot", on: endpoint, group: group)
+                    print("\(endpoint): snapshot at index \(answer["SnapshotIndex"] ?? "?")")
+                } catch {
+                    print("\(endpoint): \(error)")
+                }
+            }
+        }
+    }
 
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -149,7 +149,7 @@ final class APIServerTests: XCTestCase {
         let allowed = try post(Self.alice, target: "KeyraftAdmin.GetNodeStatus", body: "")
         XCTAssertEqual(allowed.status, 200)
         XCTAssertEqual(dispatcher.received.count, 1)
-        guard case .admin(.getNodeStatus) = dispatcher.received.first?.call else { return XCTFail("not the admin call") }
+        guard case .admin(.getNodeStatus, _) = dispatcher.received.first?.call else { return XCTFail("not the admin call") }
     }
 
     func testWrongSecretIsInvalidSignature() throws {
