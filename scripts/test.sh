@@ -10,10 +10,10 @@ step "system packages (librocksdb-dev, libssl-dev, pkg-config)"
 install_system_packages
 
 step "python packages (pytest, boto3, awscli, aws-encryption-sdk)"
-if python3 -c 'import pytest, boto3, awscli, aws_encryption_sdk' >/dev/null 2>&1; then
+if python3 -c "import pytest, boto3, awscli, aws_encryption_sdk, aws_cryptographic_material_providers" >/dev/null 2>&1; then
   echo "present"
 else
-  python3 -m pip install -q --disable-pip-version-check pytest boto3 awscli aws-encryption-sdk
+  python3 -m pip install -q --disable-pip-version-check pytest boto3 awscli aws-encryption-sdk aws-cryptographic-material-providers
 fi
 
 step "dependency rules"
