@@ -16,6 +16,8 @@ public enum AdminOperation: String, Sendable, CaseIterable {
     case transferLeader = "TransferLeader"
     /// `{}`: snapshot the applied state now and compact the log.
     case snapshot = "Snapshot"
+    /// `{"Share": "keyraft-share-1-…"}`: one Shamir share of the root key for this node.
+    case unseal = "Unseal"
 
     public static let targetPrefix = "KeyraftAdmin."
     public var action: String { "keyraft:" + rawValue }

@@ -48,6 +48,8 @@ public final class KeyraftNode {
     /// `forwardedWritesRememberedMax`: the leader's forwarded write rate is at most this
     /// bound over that window.
     private var recentForwards: [RequestOrigin: UInt64] = [:]
+    /// When this node last became leader (monotonic ms); nil while it is not the leader.
+    private var leaderSinceMs: Int64?
     /// Set when storage failed or a committed entry did not decode: the node stops.
     public private(set) var haltReason: String?
     /// Observers for the simulator's checkers and for metrics; never change behaviour.
@@ -125,7 +127,11 @@ public final class KeyraftNode {
         guard !isHalted else { return }
         ticks += 1
         raft.tick()
-        if case .lease = config.readConsistency, ticks % UInt64(config.leaseRefreshTicks) == 0 {
+        // The lease mode refreshes on every node; the leader also does in linearizable mode,
+        // where the round confirms its leadership for refusing writes (`leaderRecentlyConfirmed`).
+        let refreshes: Bool
+        if case .lease = config.readConsistency { refreshes = true } else { refreshes = softState.role == .leader }
+        if refreshes, ticks % UInt64(config.leaseRefreshTicks) == 0 {
             refreshLease()
         }
         if softState.role == .leader, ticks % UInt64(config.schedulerIntervalTicks) == 0 {
@@ -264,6 +270,14 @@ public final class KeyraftNode {
             command = try kms.prepare(write, principal: principal, now: Timestamp(milliseconds: clock.nowMs),
                                       entropy: entropy)
         } catch {
+            // A refusal is final only if this node is still the leader: a deposed leader that
+            // has not noticed yet (cut off, paused) would judge against a stale state, e.g.
+            // "not found" for a key its successor created. Accepted writes need no such check:
+            // they only take effect if they commit.
+            guard leaderRecentlyConfirmed() else {
+                refreshLease()
+                return KMSError(.dependencyTimeout, "The leader could not confirm its leadership just now. Retry.")
+            }
             return error
         }
         do {
@@ -272,6 +286,17 @@ public final class KeyraftNode {
         } catch {
             return KMSError(.dependencyTimeout, "The leader could not accept the write (\(error)). Retry.")
         }
+    }
+
+    /// True when a majority acknowledged this node's leadership after a moment less than
+    /// 80 % of an election timeout ago. Followers that acknowledged a leader grant no vote
+    /// for an election timeout (check-quorum), so no other leader can exist yet; the margin
+    /// covers clock rates that differ by up to 10 %.
+    private func leaderRecentlyConfirmed() -> Bool {
+        guard let since = leaderSinceMs else { return false }
+        let confirmed = lease.confirmedSentAtMs
+        let windowMs = Int64(config.electionTimeoutTicks) * config.tickMs * 8 / 10
+        return confirmed >= since && clock.monotonicMs - confirmed < windowMs
     }
 
     /// True when this leader has committed an entry of its own term and applied everything
@@ -505,8 +530,20 @@ public final class KeyraftNode {
 
     private func becomeRole(_ soft: SoftState) {
         let wasLeader = softState.role == .leader
+        let leaderChanged = soft.leader != softState.leader
+        if soft.role == .leader, !wasLeader { leaderSinceMs = clock.monotonicMs }
+        if soft.role != .leader { leaderSinceMs = nil }
         softState = soft
         if wasLeader, soft.role != .leader { maintenanceInFlight.removeAll() }
+        // Writes in flight went to (or were proposed by) a leader that is gone: answer them
+        // now with a retryable error instead of at their timeout, so clients move on to the
+        // new leader within an election rather than a request timeout. Like a timeout, the
+        // answer is ambiguous: the old leader's entry may still commit.
+        if leaderChanged, !pendingWrites.isEmpty {
+            let error = KMSError(.dependencyTimeout, "The leader changed while this write was in flight; it may or may not have been applied. Retry.")
+            let failed = pendingWrites.keys.sorted()
+            for sequence in failed { pendingWrites.removeValue(forKey: sequence)?.completion(.failure(error)) }
+        }
         onRoleChange?(soft)
     }
 

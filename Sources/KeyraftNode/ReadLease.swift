@@ -13,6 +13,9 @@ struct ReadLease {
     /// Answered refreshes waiting for the node to apply up to their index.
     private var answered: [(index: LogIndex, sentAtMs: Int64)] = []
     private(set) var validUntilMs: Int64 = .min
+    /// When the latest answered round was sent: on the leader, a majority acknowledged its
+    /// leadership after that time.
+    private(set) var confirmedSentAtMs: Int64 = .min
     private var nextSequence: UInt64 = 1
     let maxStalenessMs: Int64
     static let inflightMax = 16
@@ -38,6 +41,7 @@ struct ReadLease {
     mutating func answered(sequence: UInt64, index: LogIndex) {
         guard let position = inflight.firstIndex(where: { $0.sequence == sequence }) else { return }
         answered.append((index, inflight[position].sentAtMs))
+        confirmedSentAtMs = max(confirmedSentAtMs, inflight[position].sentAtMs)
         inflight.remove(at: position)
         assert(answered.count <= ReadLease.inflightMax + 1)
     }

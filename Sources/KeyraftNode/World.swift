@@ -55,6 +55,9 @@ public enum ReadConsistency: Equatable, Sendable {
 
 public struct NodeConfig: Sendable {
     public var id: NodeID
+    /// How often the runtime calls `tick()`. The node converts tick counts to time with it
+    /// where it compares them with its clock (leader confirmation).
+    public var tickMs: Int64 = 100
     public var electionTimeoutTicks = 10
     public var heartbeatTimeoutTicks = 1
     /// Raft flow control: largest append message, appends in flight per follower.

@@ -27,6 +27,9 @@ public struct DevCluster {
     public let accountID = "111122223333"
     /// How long to wait for every node to know the leader.
     public var readyTimeoutMs: Int64 = 90_000
+    /// Start sealed: the root key exists only as Shamir shares (written to `unseal-shares`,
+    /// 0600, a development convenience a production cluster never has).
+    public var sealed = false
 
     public init(directory: String, nodeCount: Int) throws {
         guard (1...9).contains(nodeCount) else { throw Failure(description: "--nodes must be between 1 and 9") }
@@ -57,7 +60,14 @@ public struct DevCluster {
         for node in 1...nodeCount where !FileManager.default.fileExists(atPath: certificates.nodeCertificatePath(nodeID: UInt64(node))) {
             try certificates.writeNodeCertificate(nodeID: UInt64(node), authority: authority)
         }
-        if !FileManager.default.fileExists(atPath: path("root.key")) { try RootKeyFile.create(path: path("root.key")) }
+        if sealed {
+            if !FileManager.default.fileExists(atPath: path("root.check")) {
+                let shares = try RootKeyCheck.initialize(checkPath: path("root.check"), shares: 5, threshold: 3)
+                try SecretFile.write(Array((shares.map(\.text).joined(separator: "\n") + "\n").utf8), to: path("unseal-shares"))
+            }
+        } else if !FileManager.default.fileExists(atPath: path("root.key")) {
+            try RootKeyFile.create(path: path("root.key"))
+        }
         if !FileManager.default.fileExists(atPath: path("credentials.json")) {
             let entropy = SystemEntropy()
             try CredentialFile.write([
@@ -83,7 +93,7 @@ public struct DevCluster {
               certificate: node-\(node).pem
               privateKey: node-\(node).key
               ca: ca.pem
-            rootKeyFile: root.key
+            \(sealed ? "rootKeyCheckFile: root.check" : "rootKeyFile: root.key")
             credentialsFile: credentials.json
             region: \(region)
             accountId: "\(accountID)"

@@ -53,6 +53,9 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
     }
 
     let metrics: NodeMetrics?
+    /// The root key's check value when the node started sealed; shares given so far.
+    var rootKeyCheck: String?
+    private var unsealProgress = UnsealProgress()
     /// Whether the outbound link to a peer is up (for the peer-link gauge).
     var linkIsUp: ((NodeID) -> Bool)?
 
@@ -196,6 +199,7 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
             .success(.json(Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))))
         }
         if node.isHalted { return refuse("This node has stopped.") }
+        if operation == .unseal { return unseal(body: body) }
         let status = node.status
         if operation == .snapshot {
             let index = node.snapshotNow()
@@ -212,7 +216,7 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
         let membership = status.membership
         do {
             switch operation {
-            case .getNodeStatus, .snapshot:
+            case .getNodeStatus, .snapshot, .unseal:
                 preconditionFailure("handled above")
             case .addLearner:
                 guard !membership.isVoter(target), !membership.isLearner(target) else {
@@ -248,6 +252,32 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
         }
         logger.info("admin operation proposed", metadata: ["operation": "\(operation.rawValue)", "target": "\(raw)"])
         return answer(["Proposed": operation.rawValue, "NodeId": raw])
+    }
+
+    /// One share for this node. The share never reaches a log; refusals say why without it.
+    private func unseal(body: [UInt8]) -> Result<APIResult, AWSErrorBody> {
+        func answer(_ object: [String: Any]) -> Result<APIResult, AWSErrorBody> {
+            .success(.json(Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))))
+        }
+        guard node.kms.isSealed else { return answer(["Sealed": false]) }
+        guard let check = rootKeyCheck else {
+            return .failure(AWSErrorBody(.invalidState, "This node has no root key check file; it cannot be unsealed with shares."))
+        }
+        let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
+        guard let text = object?["Share"] as? String, let share = Shamir.Share(text: text) else {
+            return .failure(AWSErrorBody(.validation, "Share must be a keyraft-share-1-… string."))
+        }
+        switch unsealProgress.add(share, check: check) {
+        case let .needMore(have, need):
+            return answer(["Sealed": true, "SharesGiven": have, "Threshold": need])
+        case let .unsealed(rootKey):
+            node.kms.unseal(rootKey: rootKey)
+            logger.notice("unsealed")
+            updateGauges()
+            return answer(["Sealed": false])
+        case let .refused(reason):
+            return .failure(AWSErrorBody(.validation, reason))
+        }
     }
 
     /// Heard from within two election timeouts' worth of ticks (about 2 s by default).

@@ -14,7 +14,7 @@ import Yams
 ///     peers: {2: "127.0.0.1:7102", 3: "127.0.0.1:7103"}
 ///     initialVoters: [1, 2, 3]
 ///     tls: {certificate: node-1.pem, privateKey: node-1.key, ca: ca.pem}
-///     rootKeyFile: root.key
+///     rootKeyFile: root.key          # or rootKeyCheckFile: root.check (sealed start)
 ///     credentialsFile: credentials.json
 ///     region: us-east-1
 ///     accountId: "111122223333"
@@ -34,7 +34,9 @@ public struct ServerConfig: Sendable, Equatable {
     public var peers: [NodeID: PeerAddress]
     public var initialVoters: [NodeID]
     public var tls: TLSFiles
-    public var rootKeyFile: String
+    /// Where the root key comes from: a file (the node starts unsealed), or only a check
+    /// value (the node starts sealed until `keyraft operator unseal` gives it enough shares).
+    public var rootKey: RootKeySource
     public var credentialsFile: String
     public var region: String
     public var accountID: String
@@ -46,6 +48,11 @@ public struct ServerConfig: Sendable, Equatable {
     public var auditDir: String
     public var pidFile: String?
     public var logLevel: String
+
+    public enum RootKeySource: Sendable, Equatable {
+        case file(String)
+        case shares(checkFile: String)
+    }
 
     public struct Invalid: Error, CustomStringConvertible {
         public let description: String
@@ -61,7 +68,8 @@ public struct ServerConfig: Sendable, Equatable {
         var peers: [String: String]?
         var initialVoters: [UInt64]?
         var tls: TLS
-        var rootKeyFile: String
+        var rootKeyFile: String?
+        var rootKeyCheckFile: String?
         var credentialsFile: String
         var region: String?
         var accountId: String?
@@ -122,7 +130,11 @@ public struct ServerConfig: Sendable, Equatable {
         initialVoters = voters
         tls = TLSFiles(certificatePath: resolve(file.tls.certificate), privateKeyPath: resolve(file.tls.privateKey),
                        caPath: resolve(file.tls.ca))
-        rootKeyFile = resolve(file.rootKeyFile)
+        switch (file.rootKeyFile, file.rootKeyCheckFile) {
+        case let (path?, nil): rootKey = .file(resolve(path))
+        case let (nil, path?): rootKey = .shares(checkFile: resolve(path))
+        default: throw Invalid("set exactly one of rootKeyFile (unsealed start) and rootKeyCheckFile (sealed start, Shamir shares)")
+        }
         credentialsFile = resolve(file.credentialsFile)
         region = file.region ?? "us-east-1"
         accountID = file.accountId ?? "111122223333"
@@ -159,6 +171,7 @@ public struct ServerConfig: Sendable, Equatable {
     /// The node driver's settings.
     public var nodeConfig: NodeConfig {
         var config = NodeConfig(id: nodeID)
+        config.tickMs = tickMs
         config.electionTimeoutTicks = electionTimeoutTicks
         config.heartbeatTimeoutTicks = heartbeatTimeoutTicks
         config.requestTimeoutTicks = requestTimeoutTicks

@@ -35,7 +35,17 @@ public final class ServerProcess: @unchecked Sendable {
 
     /// Opens everything and starts serving. Throws with a message naming what is wrong.
     public func start() throws {
-        let rootKey = try RootKeyFile.load(path: config.rootKeyFile)
+        let rootKey: SecretBytes?
+        let rootKeyCheck: String?
+        switch config.rootKey {
+        case let .file(path):
+            rootKey = try RootKeyFile.load(path: path)
+            rootKeyCheck = nil
+        case let .shares(checkFile):
+            rootKey = nil
+            rootKeyCheck = try RootKeyCheck.load(path: checkFile)
+            logger.notice("starting sealed: give it shares with keyraft operator unseal")
+        }
         let credentials = try CredentialFile(path: config.credentialsFile)
         try FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
@@ -66,6 +76,7 @@ public final class ServerProcess: @unchecked Sendable {
                                        network: transport, clock: SystemClock(), entropy: SystemEntropy(),
                                        random: SystemRandomNumberGenerator())
             let host = NodeHost(node: node, loop: loop, kmsConfig: kmsConfig, metrics: metrics, logger: self.logger)
+            host.rootKeyCheck = rootKeyCheck
             host.linkIsUp = { transport.linkIsConnected($0) }
             return host
         }.wait()

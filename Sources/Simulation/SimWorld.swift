@@ -173,6 +173,7 @@ final class SimWorld {
         var config = NodeConfig(id: machine.id)
         config.readConsistency = parameters.linearizableReads ? .linearizable : .lease(maxStalenessMs: parameters.maxStalenessMs)
         config.snapshotEveryEntries = parameters.snapshotEveryEntries
+        config.tickMs = parameters.tickMs
         config.verifyInvariants = true
         config.requestTimeoutTicks = parameters.requestTimeoutTicks
         config.maxSizePerMsgBytes = parameters.maxSizePerMsgBytes

@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import Glibc
 import KeyraftCerts
+import KeyraftCrypto
 import KeyraftServer
 import NIOCore
 import NIOPosix
@@ -13,7 +14,7 @@ struct Keyraft: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keyraft",
         abstract: "A distributed key management service that speaks the AWS KMS API.",
-        subcommands: [Server.self, Dev.self, Certs.self, Cluster.self, AuditCommand.self])
+        subcommands: [Server.self, Dev.self, Certs.self, Cluster.self, Operator.self, AuditCommand.self])
 }
 
 struct Server: ParsableCommand {
@@ -38,8 +39,12 @@ struct Dev: ParsableCommand {
     @Option(help: "How many nodes.")
     var nodes = 3
 
+    @Flag(help: "Start sealed: the root key is split into 5 Shamir shares (3 needed), written to DIR/unseal-shares.")
+    var sealed = false
+
     func run() throws {
-        let cluster = try DevCluster(directory: dir, nodeCount: nodes)
+        var cluster = try DevCluster(directory: dir, nodeCount: nodes)
+        cluster.sealed = sealed
         try cluster.prepare()
         let say: (String) -> Void = { print("keyraft dev: \($0)"); fflush(nil) }
         // Ctrl-C and SIGTERM stop every node, also while waiting for the leader.
@@ -281,6 +286,59 @@ struct Cluster: ParsableCommand {
             if let contacts = leader?["LastContactMs"] as? [String: Any], !contacts.isEmpty {
                 print("leader last heard from: " + contacts.sorted { $0.key < $1.key }.map { "node \($0.key) \($0.value) ms ago" }.joined(separator: ", "))
             }
+        }
+    }
+}
+
+struct Operator: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "operator", abstract: "Root key custody: split it into Shamir shares, unseal nodes.",
+        subcommands: [Init.self, Unseal.self])
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a root key, print it once as Shamir shares, keep only its check value (rootKeyCheckFile).")
+
+        @Option(help: "How many shares.") var shares = 5
+        @Option(help: "How many shares unseal a node.") var threshold = 3
+        @Option(help: "Where to write the check value; every node's config names it as rootKeyCheckFile.")
+        var checkFile: String
+
+        func run() throws {
+            let split = try RootKeyCheck.initialize(checkPath: checkFile, shares: shares, threshold: threshold)
+            print("Root key created and split; its check value is in \(checkFile). The key itself is stored nowhere.")
+            print("Give one share to each custodian. Any \(threshold) of them unseal a node. They are shown only now.\n")
+            for (index, share) in split.enumerated() { print("share \(index + 1): \(share.text)") }
+        }
+    }
+
+    struct Unseal: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Give one share to every node (KEYRAFT_ENDPOINTS, else AWS_ENDPOINT_URL_KMS). Reads the share from stdin unless --share is given.")
+
+        @Option(help: "The share (keyraft-share-1-…). Prefer stdin: arguments land in shell history.")
+        var share: String?
+
+        func run() throws {
+            let text = share ?? (readLine(strippingNewline: true) ?? "")
+            let environment = try AdminEnvironment()
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            defer { try? group.syncShutdownGracefully() }
+            var failed = false
+            for endpoint in environment.endpoints {
+                do {
+                    let answer = try environment.call("Unseal", body: ["Share": text], on: endpoint, group: group)
+                    if answer["Sealed"] as? Bool == false {
+                        print("\(endpoint): unsealed")
+                    } else {
+                        print("\(endpoint): sealed, \(answer["SharesGiven"] ?? "?") of \(answer["Threshold"] ?? "?") shares given")
+                    }
+                } catch {
+                    failed = true
+                    print("\(error)") // names the endpoint
+                }
+            }
+            if failed { throw ExitCode.failure }
         }
     }
 }

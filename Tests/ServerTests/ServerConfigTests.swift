@@ -64,7 +64,7 @@ final class ServerConfigTests: XCTestCase {
         XCTAssertEqual(config.initialVoters, [NodeID(1), NodeID(2), NodeID(3)])
         XCTAssertEqual(config.tls, TLSFiles(certificatePath: base + "/node-1.pem", privateKeyPath: base + "/keys/node-1.key",
                                             caPath: "/etc/keyraft/ca.pem"), "absolute paths stay as written")
-        XCTAssertEqual(config.rootKeyFile, base + "/root.key")
+        XCTAssertEqual(config.rootKey, .file(base + "/root.key"))
         XCTAssertEqual(config.credentialsFile, base + "/credentials.json")
         XCTAssertEqual(config.pidFile, base + "/node-1.pid")
         XCTAssertEqual(config.auditDir, base + "/node-1-audit", "default: next to the data folder")
@@ -121,6 +121,10 @@ final class ServerConfigTests: XCTestCase {
 
     func testMissingRequiredFieldIsRefusedNamingIt() {
         assertInvalid(["rootKeyFile": ""], mentions: "rootKeyFile")
+    }
+
+    func testRootKeyFileAndCheckFileTogetherAreRefused() {
+        assertInvalid(["rootKeyFile": "rootKeyFile: root.key\nrootKeyCheckFile: root.check"], mentions: "exactly one")
     }
 }
 
