@@ -134,7 +134,7 @@ let package = Package(
         .executableTarget(
             name: "keyraft",
             dependencies: [
-                "KeyraftServer", "KeyraftCerts", "Audit", "KeyraftCrypto",
+                "KeyraftServer", "KeyraftCerts", "Audit", "KeyraftCrypto", "RaftCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

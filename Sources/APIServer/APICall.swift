@@ -18,6 +18,9 @@ public enum AdminOperation: String, Sendable, CaseIterable {
     case snapshot = "Snapshot"
     /// `{"Share": "keyraft-share-1-…"}`: one Shamir share of the root key for this node.
     case unseal = "Unseal"
+    /// `{}` on the leader: the KMS state at its applied index, for `keyraft backup create`
+    /// (key material in it stays wrapped under the root key).
+    case getBackupSnapshot = "GetBackupSnapshot"
 
     public static let targetPrefix = "KeyraftAdmin."
     public var action: String { "keyraft:" + rawValue }

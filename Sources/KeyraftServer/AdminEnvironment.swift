@@ -37,13 +37,21 @@ public struct AdminEnvironment {
         client = try SignedClient(credentials: credentials, region: region, caPath: try required("AWS_CA_BUNDLE"))
     }
 
+    /// The endpoint whose node says it leads, or nil.
+    public func leader(group: any EventLoopGroup) -> Endpoint? {
+        endpoints.first { endpoint in
+            (try? call("GetNodeStatus", on: endpoint, group: group))?["Role"] as? String == "Leader"
+        }
+    }
+
     /// Calls `KeyraftAdmin.<operation>` on one endpoint; returns the decoded JSON object or
     /// throws with the server's error.
     public func call(_ operation: String, body: [String: Any] = [:], on endpoint: Endpoint,
-                     group: any EventLoopGroup, timeoutMs: Int64 = 5_000) throws -> [String: Any] {
+                     group: any EventLoopGroup, timeoutMs: Int64 = 5_000,
+                     answerBytesMax: Int = SignedClient.answerBytesMaxDefault) throws -> [String: Any] {
         let bytes = try JSONSerialization.data(withJSONObject: body)
         let answer = try client.post(host: endpoint.host, port: endpoint.port, target: "KeyraftAdmin." + operation,
-                                     body: Array(bytes), timeoutMs: timeoutMs, group: group)
+                                     body: Array(bytes), timeoutMs: timeoutMs, group: group, answerBytesMax: answerBytesMax)
         let object = (try? JSONSerialization.jsonObject(with: Data(answer.body))) as? [String: Any] ?? [:]
         guard answer.status == 200 else {
             let name = object["__type"] as? String ?? "HTTP \(answer.status)"

@@ -209,6 +209,10 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
             let leader = status.softState.leader.map { "node \($0.rawValue)" } ?? "unknown"
             return refuse("Node \(node.id.rawValue) is not the leader; the leader is \(leader). Send this to the leader.")
         }
+        if operation == .getBackupSnapshot {
+            // One applied index, so the state is a consistent prefix of the log.
+            return answer(["AppliedIndex": node.appliedIndex.rawValue, "Snapshot": Data(node.kms.snapshot()).base64EncodedString()])
+        }
         let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
         guard let raw = (object?["NodeId"] as? NSNumber)?.uint64Value, let target = NodeID(validating: raw) else {
             return .failure(AWSErrorBody(.validation, "NodeId must be a node id of at least 1."))
@@ -216,7 +220,7 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
         let membership = status.membership
         do {
             switch operation {
-            case .getNodeStatus, .snapshot, .unseal:
+            case .getNodeStatus, .snapshot, .unseal, .getBackupSnapshot:
                 preconditionFailure("handled above")
             case .addLearner:
                 guard !membership.isVoter(target), !membership.isLearner(target) else {

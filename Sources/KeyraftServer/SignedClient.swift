@@ -15,6 +15,8 @@ public struct SignedClient: Sendable {
         public init(description: String) { self.description = description }
     }
 
+    /// Answers larger than this are refused (status documents; backups pass a larger bound).
+    public static let answerBytesMaxDefault = 16 << 20
     public let credentials: SigV4Credentials
     public let region: String
     private let tls: NIOSSLContext
@@ -30,7 +32,7 @@ public struct SignedClient: Sendable {
 
     /// Posts `body` with `X-Amz-Target: target` and returns the status and body.
     public func post(host: String, port: Int, target: String, body: [UInt8], timeoutMs: Int64,
-                     group: any EventLoopGroup) throws -> (status: Int, body: [UInt8]) {
+                     group: any EventLoopGroup, answerBytesMax: Int = SignedClient.answerBytesMaxDefault) throws -> (status: Int, body: [UInt8]) {
         let unsigned = SigV4Request(method: "POST", path: "/", headers: [
             .init("Host", "\(host):\(port)"),
             .init("Content-Type", "application/x-amz-json-1.1"),
@@ -55,7 +57,7 @@ public struct SignedClient: Sendable {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
                     try sync.addHTTPClientHandlers()
-                    try sync.addHandler(ResponseCollector(promise: promise))
+                    try sync.addHandler(ResponseCollector(promise: promise, bodyBytesMax: answerBytesMax))
                 }
             }
             .connect(host: host, port: port)
@@ -86,17 +88,19 @@ private final class ResponseCollector: ChannelInboundHandler {
     private let promise: EventLoopPromise<(Int, [UInt8])>
     private var status = 0
     private var body: [UInt8] = []
-    /// Answers larger than this are refused (the tools read small JSON documents).
-    private static let bodyBytesMax = 16 << 20
+    private let bodyBytesMax: Int
 
-    init(promise: EventLoopPromise<(Int, [UInt8])>) { self.promise = promise }
+    init(promise: EventLoopPromise<(Int, [UInt8])>, bodyBytesMax: Int) {
+        self.promise = promise
+        self.bodyBytesMax = bodyBytesMax
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case let .head(head): status = Int(head.status.code)
         case let .body(chunk):
-            guard body.count + chunk.readableBytes <= Self.bodyBytesMax else {
-                promise.fail(SignedClient.Failure(description: "answer over \(Self.bodyBytesMax) bytes"))
+            guard body.count + chunk.readableBytes <= bodyBytesMax else {
+                promise.fail(SignedClient.Failure(description: "answer over \(bodyBytesMax) bytes"))
                 context.close(promise: nil)
                 return
             }

@@ -8,13 +8,14 @@ import KeyraftCrypto
 import KeyraftServer
 import NIOCore
 import NIOPosix
+import RaftCore
 
 @main
 struct Keyraft: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keyraft",
         abstract: "A distributed key management service that speaks the AWS KMS API.",
-        subcommands: [Server.self, Dev.self, Certs.self, Cluster.self, Operator.self, AuditCommand.self])
+        subcommands: [Server.self, Dev.self, Certs.self, Cluster.self, Operator.self, Backup.self, AuditCommand.self])
 }
 
 struct Server: ParsableCommand {
@@ -339,6 +340,45 @@ struct Operator: ParsableCommand {
                 }
             }
             if failed { throw ExitCode.failure }
+        }
+    }
+}
+
+struct Backup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Encrypted backups: a consistent snapshot sealed under a separate backup key.",
+        subcommands: [NewKey.self, Create.self, Restore.self])
+
+    struct NewKey: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "new-key", abstract: "Create a backup key file (0600). Keep it apart from the cluster.")
+        @Option(help: "The key file to create.") var out: String
+        func run() throws {
+            try RootKeyFile.create(path: out)
+            print("wrote \(out)")
+        }
+    }
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Take a consistent snapshot from the running cluster's leader (aws CLI environment variables) and write it encrypted.")
+        @Option(help: "The backup file to create (0600).") var out: String
+        @Option(help: "The backup key file (keyraft backup new-key).") var backupKeyFile: String
+        func run() throws {
+            let (index, bytes) = try Backups.create(environment: try AdminEnvironment(), output: out, backupKeyFile: backupKeyFile)
+            print("wrote \(out): \(bytes) bytes, the state at applied index \(index)")
+        }
+    }
+
+    struct Restore: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Initialise a new node's empty data folder from a backup; do it for every node of the new cluster, then start them. The cluster needs the same root key.")
+        @Option(name: .customLong("in"), help: "The backup file.") var input: String
+        @Option(help: "The backup key file.") var backupKeyFile: String
+        @Option(help: "The new node's configuration file.") var config: String
+        func run() throws {
+            let configuration = try ServerConfig.load(path: config)
+            let index = try Backups.restore(input: input, backupKeyFile: backupKeyFile, config: configuration)
+            print("restored node \(configuration.nodeID.rawValue) in \(configuration.dataDir) at index \(index); start it with keyraft server --config \(config)")
         }
     }
 }
