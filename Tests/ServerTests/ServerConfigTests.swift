@@ -212,3 +212,25 @@ final class RootKeyFileTests: XCTestCase {
         assertLoadFails(scratch.file("absent.key"), mentions: "cannot be read")
     }
 }
+
+/// The example configurations in `Cluster/` must load: the runbook tells operators to copy them.
+final class ExampleConfigurationTests: XCTestCase {
+    func testEveryExampleConfigurationLoads() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Cluster")
+        var loaded = 0
+        for folder in ["three-hosts", "five-hosts"] {
+            let directory = root.appendingPathComponent(folder)
+            let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".yaml") }.sorted()
+            XCTAssertEqual(files.count, folder == "three-hosts" ? 3 : 5, folder)
+            for file in files {
+                let config = try ServerConfig.load(path: directory.appendingPathComponent(file).path)
+                XCTAssertEqual(config.initialVoters.count, files.count, file)
+                XCTAssertEqual(config.peers.count, files.count - 1, file)
+                XCTAssertNotNil(config.adminAddress, file)
+                loaded += 1
+            }
+        }
+        XCTAssertEqual(loaded, 8)
+    }
+}
