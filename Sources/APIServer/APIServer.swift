@@ -275,9 +275,16 @@ final class APIHandler: ChannelInboundHandler {
         case let .failure(error):
             (status, body) = (statusOverride ?? error.httpStatus, error.json)
             if error.httpStatus >= 500 {
-                shared.logger.warning("request failed", metadata: ["requestId": "\(requestID)", "error": "\(error.name.rawValue)"])
+                shared.logger.warning("request failed", metadata: [
+                    "requestId": "\(requestID)", "operation": "\(audit.operation)", "error": "\(error.name.rawValue)",
+                ])
             }
         }
+        // One line per request at debug level: who, what, how it ended. Never bodies.
+        shared.logger.debug("request", metadata: [
+            "requestId": "\(requestID)", "principal": "\(audit.principal)", "operation": "\(audit.operation)",
+            "status": "\(status)", "ms": "\((NIODeadline.now() - startedAt).nanoseconds / 1_000_000)",
+        ])
         let refused: Bool
         if case .refused = state { refused = true } else { refused = false }
         let keepOpen = keepAlive && !refused
