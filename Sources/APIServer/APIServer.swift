@@ -58,6 +58,9 @@ public final class APIServer: Sendable {
             certificateChain: try NIOSSLCertificate.fromPEMFile(config.certificatePath).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: config.privateKeyPath, format: .pem)))
         tlsConfiguration.minimumTLSVersion = .tlsv13
+        // On shutdown, wait this long for a client's close_notify (NIOSSL's default is 5 s,
+        // which an idle keep-alive client never sends: a stop took 5 s per open connection).
+        tlsConfiguration.shutdownTimeout = .milliseconds(200)
         tls = try NIOSSLContext(configuration: tlsConfiguration)
         self.group = group
         shared = APIShared(
@@ -275,8 +278,10 @@ final class APIHandler: ChannelInboundHandler {
         case let .failure(error):
             (status, body) = (statusOverride ?? error.httpStatus, error.json)
             if error.httpStatus >= 500 {
+                // 5xx messages are the server's own fixed texts (no caller input): they say why.
                 shared.logger.warning("request failed", metadata: [
                     "requestId": "\(requestID)", "operation": "\(audit.operation)", "error": "\(error.name.rawValue)",
+                    "reason": "\(error.message)",
                 ])
             }
         }

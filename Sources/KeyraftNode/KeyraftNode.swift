@@ -214,12 +214,13 @@ public final class KeyraftNode {
         drain()
     }
 
-    /// Snapshots the applied state now and compacts the log behind it (keeping
-    /// `entriesKeptAfterSnapshot`). Returns the snapshot's index.
+    /// Snapshots the applied state now and compacts the log behind it, keeping the last
+    /// `keepingEntries` (default `entriesKeptAfterSnapshot`). Returns the snapshot's index.
     @discardableResult
-    public func snapshotNow() -> LogIndex {
+    public func snapshotNow(keepingEntries: Int? = nil) -> LogIndex {
         precondition(!handlingReady && !batching, "snapshotNow runs between events")
-        maybeSnapshot(force: true)
+        precondition(keepingEntries ?? 0 >= 0, "cannot keep a negative number of entries")
+        maybeSnapshot(force: true, keep: keepingEntries)
         return lastSnapshotIndex
     }
 
@@ -580,11 +581,11 @@ public final class KeyraftNode {
         }
     }
 
-    private func maybeSnapshot(force: Bool = false) {
+    private func maybeSnapshot(force: Bool = false, keep kept: Int? = nil) {
         let applied = appliedIndex
         guard !isHalted, applied > lastSnapshotIndex else { return }
         guard force || applied.rawValue >= lastSnapshotIndex.rawValue + UInt64(config.snapshotEveryEntries) else { return }
-        let keep = UInt64(config.entriesKeptAfterSnapshot)
+        let keep = UInt64(kept ?? config.entriesKeptAfterSnapshot)
         let compactTo = applied.rawValue > keep ? LogIndex(applied.rawValue - keep) : LogIndex.zero
         let term: Term
         do { term = try storage.term(at: applied) } catch {

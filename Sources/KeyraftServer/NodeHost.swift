@@ -202,7 +202,7 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
         if operation == .unseal { return unseal(body: body) }
         let status = node.status
         if operation == .snapshot {
-            let index = node.snapshotNow()
+            let index = node.snapshotNow(keepingEntries: 0)
             return answer(["SnapshotIndex": index.rawValue])
         }
         guard status.softState.role == .leader else {
@@ -284,10 +284,13 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
         }
     }
 
-    /// Heard from within two election timeouts' worth of ticks (about 2 s by default).
+    /// Counts as up for the removal check: this node's link to it is connected (a killed
+    /// process's connection closes at once) and it answered within the last 500 ms
+    /// (followers answer every heartbeat, one tick).
     private func isRecentlyHeard(_ peer: NodeID) -> Bool {
+        if let linkIsUp, !linkIsUp(peer) { return false }
         guard let heard = lastHeardMs[peer] else { return false }
-        return clock.monotonicMs - heard <= 2_000
+        return clock.monotonicMs - heard <= 500
     }
 
     /// `KeyraftAdmin.GetNodeStatus`.

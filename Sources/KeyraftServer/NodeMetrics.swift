@@ -47,8 +47,8 @@ final class NodeMetrics: APIAuditSink, Sendable {
         leaseValid = Metrics.Gauge(label: "keyraft_read_lease_valid", factory: factory)
         sealed = Metrics.Gauge(label: "keyraft_sealed", factory: factory)
         keys = Metrics.Gauge(label: "keyraft_keys", factory: factory)
-        proposalLatency = Metrics.Timer(label: "keyraft_proposal_duration", factory: factory)
-        fsyncLatency = Metrics.Timer(label: "keyraft_fsync_duration", factory: factory)
+        proposalLatency = Metrics.Timer(label: "keyraft_proposal_duration_seconds", factory: factory)
+        fsyncLatency = Metrics.Timer(label: "keyraft_fsync_duration_seconds", factory: factory)
     }
 
     func peerLink(_ peer: UInt64) -> Metrics.Gauge {
@@ -78,7 +78,7 @@ final class NodeMetrics: APIAuditSink, Sendable {
         let timer = requestTimers.withLockedValue { timers -> Metrics.Timer? in
             if let timer = timers[operation] { return timer }
             guard timers.count < Self.labelSetsMax else { return nil }
-            let timer = Metrics.Timer(label: "keyraft_request_duration", dimensions: [("operation", operation)], factory: factory)
+            let timer = Metrics.Timer(label: "keyraft_request_duration_seconds", dimensions: [("operation", operation)], factory: factory)
             timers[operation] = timer
             return timer
         }

@@ -1,4 +1,5 @@
 import KeyraftCerts
+import NIOCore
 import NIOSSL
 import RaftCore
 
@@ -32,6 +33,7 @@ enum PeerTLS {
             certificateChain: try NIOSSLCertificate.fromPEMFile(files.certificatePath).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: files.privateKeyPath, format: .pem)))
         configuration.minimumTLSVersion = .tlsv13
+        configuration.shutdownTimeout = .milliseconds(200)
         configuration.certificateVerification = .noHostnameVerification
         configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(files.caPath))
         return try NIOSSLContext(configuration: configuration)
@@ -42,6 +44,7 @@ enum PeerTLS {
         configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(files.certificatePath).map { .certificate($0) }
         configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: files.privateKeyPath, format: .pem))
         configuration.minimumTLSVersion = .tlsv13
+        configuration.shutdownTimeout = .milliseconds(200)
         configuration.certificateVerification = .fullVerification
         configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(files.caPath))
         return try NIOSSLContext(configuration: configuration)

@@ -117,7 +117,13 @@ public final class PeerTransport: PeerNetwork, @unchecked Sendable {
         let port = channel.localAddress?.port ?? config.listen.port
         try loop.submit {
             self.serverChannel = channel
-            for (peer, address) in self.config.peers { self.links[peer] = OutboundLink(peer: peer, address: address) }
+            // Every link is dialled now and kept up (reconnecting with backoff), so link
+            // state is known for every peer, not only for those this node sends to.
+            for (peer, address) in self.config.peers {
+                let link = OutboundLink(peer: peer, address: address)
+                self.links[peer] = link
+                self.connect(link)
+            }
         }.wait()
         logger.info("peer transport listening", metadata: ["port": "\(port)"])
         return port
@@ -132,7 +138,9 @@ public final class PeerTransport: PeerNetwork, @unchecked Sendable {
             link.close()
         }
         for (peer, address) in peers where links[peer] == nil && peer != config.nodeID {
-            links[peer] = OutboundLink(peer: peer, address: address)
+            let link = OutboundLink(peer: peer, address: address)
+            links[peer] = link
+            connect(link)
         }
     }
 

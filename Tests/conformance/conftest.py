@@ -80,7 +80,9 @@ def kms(cluster, node):
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    running = _session["cluster"]
+    # A test's own cluster (`own_cluster`) when it has one, else the session's.
+    own = [v for v in getattr(item, "funcargs", {}).values() if isinstance(v, Cluster) and v is not _session["cluster"]]
+    running = own[0] if own else _session["cluster"]
     if running is None or not report.failed:
         return
     if _session["tails_shown"] < TAILED_FAILURES_MAX:

@@ -12,6 +12,7 @@ against botocore and the AWS test vectors.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -22,6 +23,7 @@ import os
 import re
 import shlex
 import signal
+import socket
 import ssl
 import subprocess
 import threading
@@ -321,11 +323,15 @@ def tail(path: Path, lines: int) -> str:
 
 
 class Cluster:
-    """A `keyraft dev` cluster of three nodes, numbered 1...3 as in `D/node-N.yaml`."""
+    """A `keyraft dev` cluster of `nodes` nodes (three by default), numbered 1...N as in
+    `D/node-N.yaml`, plus any node a test added (`add_node_files`, then `start_node`)."""
 
-    def __init__(self, binary: Path, work: Path):
+    def __init__(self, binary: Path, work: Path, nodes: int = NODES):
         self.binary = binary
         self.work = work
+        self.nodes = nodes
+        #: Nodes a test added beyond dev's own. dev does not stop them: `stop` does.
+        self.added: list[int] = []
         self.dir = work / "dev"
         self.dev_log_path = work / "dev.log"
         self.dev: subprocess.Popen | None = None
@@ -345,7 +351,7 @@ class Cluster:
         log = open(self.dev_log_path, "ab")
         self._log_files.append(log)
         self.dev = subprocess.Popen(
-            [str(self.binary), "dev", "--dir", str(self.dir), "--nodes", str(NODES)],
+            [str(self.binary), "dev", "--dir", str(self.dir), "--nodes", str(self.nodes)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         endpoints_file = self.dir / "endpoints"
         deadline = time.monotonic() + ENDPOINTS_WAIT_SECONDS
@@ -356,8 +362,8 @@ class Cluster:
                 raise RuntimeError(f"{endpoints_file} did not appear within {ENDPOINTS_WAIT_SECONDS} s")
             time.sleep(0.2)
         self.endpoints = [line.strip() for line in endpoints_file.read_text().splitlines() if line.strip()]
-        if len(self.endpoints) != NODES:
-            raise RuntimeError(f"{endpoints_file} lists {len(self.endpoints)} endpoints, expected {NODES}: {self.endpoints}")
+        if len(self.endpoints) != self.nodes:
+            raise RuntimeError(f"{endpoints_file} lists {len(self.endpoints)} endpoints, expected {self.nodes}: {self.endpoints}")
         self.credentials = json.loads((self.dir / "credentials.json").read_text())["credentials"]
         self.env = parse_env_file(self.dir / "env")
         self.wait_ready()
@@ -365,6 +371,20 @@ class Cluster:
     def stop(self) -> list[str]:
         """SIGTERM to dev, ≤ 30 s, then SIGKILL what is left. Returns what went wrong."""
         problems: list[str] = []
+        # An idle kept-alive TLS connection holds a stopping node for its TLS shutdown timeout.
+        self.close_clients()
+        for node in self.added:
+            # dev only stops the nodes it made: SIGTERM the added ones first, as dev would.
+            process = self.restarted.get(node)
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=DEV_STOP_WAIT_SECONDS)
+                except subprocess.TimeoutExpired:
+                    problems.append(f"added node {node} (pid {process.pid}) did not exit within "
+                                    f"{DEV_STOP_WAIT_SECONDS} s of SIGTERM; killed")
+                    process.kill()
+                    process.wait(timeout=10)
         if self.dev is not None and self.dev.poll() is None:
             self.dev.send_signal(signal.SIGTERM)
             deadline = time.monotonic() + DEV_STOP_WAIT_SECONDS
@@ -387,7 +407,7 @@ class Cluster:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
-        for node in range(1, NODES + 1):
+        for node in self.node_ids:
             pid = self.read_pid(node)
             if pid is not None and _pid_alive(pid) and _is_keyraft(pid, self.binary):
                 problems.append(f"node {node} (pid {pid}) still ran after dev exited; SIGKILL")
@@ -439,7 +459,42 @@ class Cluster:
 
     @property
     def node_ids(self) -> list[int]:
-        return list(range(1, NODES + 1))
+        return list(range(1, self.nodes + 1)) + self.added
+
+    def config_path(self, node: int) -> Path:
+        return self.dir / f"node-{node}.yaml"
+
+    def config_value(self, node: int, key: str) -> str | None:
+        """A top-level scalar of `D/node-N.yaml` (quotes removed), or None."""
+        match = re.search(rf"^{re.escape(key)}:[ \t]*(.*?)[ \t]*$", self.config_path(node).read_text(), re.MULTILINE)
+        if match is None:
+            return None
+        value = match.group(1)
+        return value[1:-1] if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'" else value
+
+    def admin_address(self, node: int) -> str:
+        """`host:port` of the node's admin listener (/metrics, /healthz, /readyz)."""
+        address = self.config_value(node, "adminAddress")
+        assert address, f"no adminAddress in {self.config_path(node)}"
+        return address
+
+    def node_log(self, node: int) -> Path:
+        """Where the node logs now: `node-N.log` (dev), `node-N.restart.log` once the suite (re)started it."""
+        return self.dir / (f"node-{node}.restart.log" if node in self.restarted else f"node-{node}.log")
+
+    def node_logs(self, node: int) -> list[Path]:
+        return [path for path in (self.dir / f"node-{node}.log", self.dir / f"node-{node}.restart.log") if path.exists()]
+
+    def log_count(self, node: int, text: str) -> int:
+        """How often `text` occurs in the node's logs (dev's and the suite's)."""
+        return sum(path.read_text(errors="replace").count(text) for path in self.node_logs(node))
+
+    def wait_log(self, node: int, text: str, more_than: int, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while self.log_count(node, text) <= more_than:
+            assert time.monotonic() < deadline, \
+                f"node {node} did not log {text!r} within {timeout} s:\n{tail(self.node_log(node), 20)}"
+            time.sleep(0.05)
 
     @property
     def ca(self) -> str:
@@ -505,6 +560,16 @@ class Cluster:
                     return client
                 self._clients[key] = client
             return self._clients[key]
+
+    def close_clients(self) -> None:
+        """Closes the cached clients' connections; later `client` calls make new ones."""
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass
 
     def next_client(self, user: str = "admin", nodes: list[int] | None = None):
         """Round-robin over `nodes` (default: every node)."""
@@ -583,6 +648,9 @@ class Cluster:
         return pid
 
     def start_node(self, node: int) -> subprocess.Popen:
+        """`keyraft server --config D/node-N.yaml` as the suite's child (log in `node-N.restart.log`)."""
+        if node in self.restarted:
+            self.restarted[node].poll()  # reap an earlier run of it
         log = open(self.dir / f"node-{node}.restart.log", "ab")
         self._log_files.append(log)
         process = subprocess.Popen(
@@ -591,6 +659,139 @@ class Cluster:
         self.restarted[node] = process
         self.killed.discard(node)
         return process
+
+    def reap(self) -> None:
+        """Collects the exit status of the suite's own node processes that have ended."""
+        for process in self.restarted.values():
+            process.poll()
+
+    # -- the keyraft CLI
+
+    def keyraft(self, *args: str, endpoints: list[str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+        """`bash -c '. D/env && KEYRAFT_ENDPOINTS=… keyraft ARGS'`: the CLI as an operator runs it,
+        with no other AWS settings. `endpoints` defaults to every node's (added ones included)."""
+        endpoints = endpoints if endpoints is not None else [self.endpoint(n) for n in self.node_ids]
+        script = (f". {shlex.quote(str(self.dir / 'env'))} && KEYRAFT_ENDPOINTS={shlex.quote(','.join(endpoints))} "
+                  f"{shlex.quote(str(self.binary))} " + " ".join(shlex.quote(a) for a in args))
+        return subprocess.run(["bash", "-c", script], env=aws_client_env(), stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=timeout)
+
+    # -- adding a node
+
+    def add_node_files(self, node: int) -> str:
+        """Prepares node `node` the way an operator would, without starting it: its certificate
+        (`keyraft certs --dir D --node N`), `D/node-N.yaml` copied from the last node's with its own
+        id, data folder, pid file, certificate and free ports, peers = every current node. Adds its
+        peer address to every current node's `peers` and sends each SIGHUP, waiting for
+        "peers reloaded" in its log. Returns the new node's endpoint."""
+        assert node not in self.node_ids, f"node {node} already exists"
+        assert node == len(self.endpoints) + 1, "added nodes are numbered after the existing ones"
+        issued = subprocess.run([str(self.binary), "certs", "--dir", str(self.dir), "--node", str(node)],
+                                capture_output=True, text=True, timeout=60)
+        assert issued.returncode == 0, f"keyraft certs --node {node}: {issued.stdout}{issued.stderr}"
+        assert (self.dir / f"node-{node}.pem").is_file() and (self.dir / f"node-{node}.key").is_file(), issued.stdout
+        template_node = self.node_ids[-1]
+        peer_port, api_port, admin_port = free_ports(3)
+        peer_address = f"127.0.0.1:{peer_port}"
+        peers = {n: self.config_value(n, "peerAddress") for n in self.node_ids}
+        lines = []
+        skipping_peers = False
+        for line in self.config_path(template_node).read_text().splitlines():
+            if skipping_peers and line.startswith((" ", "\t")):
+                continue
+            skipping_peers = False
+            key = line.split(":", 1)[0]
+            if key == "peers":
+                lines.append("peers:")
+                lines += [f'  {n}: "{address}"' for n, address in peers.items()]
+                skipping_peers = True
+                continue
+            replacement = {
+                "nodeId": f"nodeId: {node}",
+                "dataDir": f"dataDir: node-{node}",
+                "pidFile": f"pidFile: node-{node}.pid",
+                "peerAddress": f'peerAddress: "{peer_address}"',
+                "apiAddress": f'apiAddress: "127.0.0.1:{api_port}"',
+                "adminAddress": f'adminAddress: "127.0.0.1:{admin_port}"',
+                "auditDir": f"auditDir: node-{node}-audit",
+            }.get(key)
+            if replacement is not None:
+                lines.append(replacement)
+            elif line.strip().startswith(("certificate:", "privateKey:")):
+                lines.append(line.replace(f"node-{template_node}.", f"node-{node}."))
+            elif line.startswith("#"):
+                lines.append(f"# node {node}, added by the conformance suite (copied from node-{template_node}.yaml)")
+            else:
+                lines.append(line)
+        text = "\n".join(lines) + "\n"
+        assert not any(f"node-{template_node}" in l for l in lines if not l.startswith("#")), \
+            f"node-{node}.yaml still names node {template_node}:\n{text}"
+        self.config_path(node).write_text(text)
+        for n in self.node_ids:
+            self.set_peer(n, node, peer_address)
+        for n in self.node_ids:
+            self.reload_peers(n)
+        self.endpoints.append(f"https://127.0.0.1:{api_port}")
+        self.added.append(node)
+        self.killed.add(node)  # not running yet: `start_node` clears it
+        return self.endpoint(node)
+
+    def set_peer(self, node: int, peer: int, address: str) -> None:
+        """Adds (or replaces) `peer: "address"` under `peers:` in `D/node-N.yaml`."""
+        path = self.config_path(node)
+        lines = path.read_text().splitlines()
+        lines = [l for l in lines if not re.match(rf"^\s+{peer}:\s", l)]
+        index = next((i for i, l in enumerate(lines) if re.match(r"^peers:", l)), None)
+        assert index is not None, f"no peers: in {path}"
+        if lines[index].strip() == "peers: {}":
+            lines[index] = "peers:"
+        lines.insert(index + 1, f'  {peer}: "{address}"')
+        path.write_text("\n".join(lines) + "\n")
+
+    def reload_peers(self, node: int, timeout: float = 10) -> None:
+        """SIGHUP to the node; waits until it logs "peers reloaded"."""
+        before = self.log_count(node, "peers reloaded")
+        pid = self.pid(node)
+        assert _is_keyraft(pid, self.binary), f"pid {pid} of node {node} is not a keyraft process"
+        os.kill(pid, signal.SIGHUP)
+        self.wait_log(node, "peers reloaded", more_than=before, timeout=timeout)
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct loopback TCP ports free right now (held together while choosing)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+@contextlib.contextmanager
+def own_cluster(work: Path, nodes: int = NODES):
+    """A separate `keyraft dev` cluster in `work`, for tests that change membership or kill
+    nodes and must not disturb the session's. Fails (never skips) without the binary; stops
+    the cluster afterwards and fails if that went wrong."""
+    binary = keyraft_binary()
+    if not binary.is_file() or not os.access(binary, os.X_OK):
+        pytest.fail(f"keyraft binary not found or not executable at {binary}", pytrace=False)
+    running = Cluster(binary, work, nodes)
+    try:
+        running.start()
+    except Exception as error:  # noqa: BLE001 - any startup failure fails with the logs
+        problems = running.stop()
+        pytest.fail(f"could not start `keyraft dev` in {running.dir}: {error}\n"
+                    f"teardown: {problems or 'clean'}\n{running.log_tails()}", pytrace=False)
+    try:
+        yield running
+    finally:
+        problems = running.stop()
+        if problems:
+            pytest.fail("cluster teardown: " + "; ".join(problems) + f"\n{running.log_tails()}", pytrace=False)
 
 
 def parse_env_file(path: Path) -> dict[str, str]:
