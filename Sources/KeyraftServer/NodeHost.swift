@@ -6,6 +6,7 @@ import KMSWire
 import KeyraftCrypto
 import KeyraftNode
 import Logging
+import NIOConcurrencyHelpers
 import CoreMetrics
 import Metrics
 import NIOCore
@@ -153,6 +154,7 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
         let soft = node.softState
         guard soft.role != lastRole || soft.leader != lastLeader else { return }
         if soft.leader != lastLeader { metrics?.leaderChanges.increment() }
+        RaftLogContext.update(term: node.status.hardState.term.rawValue, role: "\(soft.role)")
         lastRole = soft.role
         lastLeader = soft.leader
         logger.info("role changed", metadata: [
@@ -331,5 +333,17 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
         }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
         return Array(data)
+    }
+}
+
+/// The term and role every log line of this process carries (a swift-log metadata provider).
+enum RaftLogContext {
+    private static let current = NIOLockedValueBox<(term: UInt64, role: String)>((0, "follower"))
+
+    static func update(term: UInt64, role: String) { current.withLockedValue { $0 = (term, role) } }
+
+    static let provider = Logger.MetadataProvider {
+        let (term, role) = current.withLockedValue { $0 }
+        return ["term": "\(term)", "role": "\(role)"]
     }
 }

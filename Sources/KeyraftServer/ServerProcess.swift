@@ -146,11 +146,12 @@ public final class ServerProcess: @unchecked Sendable {
             return 2
         }
         let level = Logger.Level(rawValue: config.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+        // Every line carries the node's current term and role (NodeHost updates them).
+        LoggingSystem.bootstrap({ label, provider in
+            var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
             handler.logLevel = level
             return handler
-        }
+        }, metadataProvider: RaftLogContext.provider)
         var logger = Logger(label: "keyraft")
         logger[metadataKey: "node"] = "\(config.nodeID.rawValue)"
         let process = ServerProcess(config: config, logger: logger)
