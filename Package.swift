@@ -3,6 +3,7 @@
 //
 // Dependency direction (lowest first; nothing imports upward):
 //   RaftCore, COpenSSL, CRocksDB  →  KeyraftCrypto  →  KMS  →  KeyraftNode
+//   KeyraftCrypto  →  Envelope  →  KeyraftClient (with KMSWire)
 //   Storage (RocksDB), Transport (NIO), KMSWire, APIServer, KeyraftClient are adapters.
 //   Executables compose everything.
 import PackageDescription
@@ -17,6 +18,7 @@ let package = Package(
     products: [
         .library(name: "KeyraftCrypto", targets: ["KeyraftCrypto"]),
         .library(name: "KMS", targets: ["KMS"]),
+        .library(name: "KeyraftClient", targets: ["KeyraftClient", "Envelope"]),
         .executable(name: "keyraft", targets: ["keyraft"]),
         .executable(name: "keyraft-bench", targets: ["keyraft-bench"]),
     ],
@@ -65,6 +67,23 @@ let package = Package(
         ),
         // AWS JSON 1.1 wire basics and SigV4 signing and verification.
         .target(name: "KMSWire", dependencies: ["KeyraftCrypto", "KMS"], swiftSettings: strict),
+        // The framed, streaming envelope format for data of any size (pure: no network).
+        .target(name: "Envelope", dependencies: ["KeyraftCrypto"], swiftSettings: strict),
+        // The Swift client SDK: typed KMS calls over pooled TLS 1.3 connections with
+        // endpoint failover, and envelope encryption through GenerateDataKey with a cache.
+        .target(
+            name: "KeyraftClient",
+            dependencies: [
+                "KMSWire", "KeyraftCrypto", "Envelope",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
         // The single-threaded node driver: Raft Ready loop, forwarding, read leases, scheduler.
         .target(
             name: "KeyraftNode",
@@ -89,6 +108,7 @@ let package = Package(
             name: "Transport",
             dependencies: [
                 "KeyraftNode", "RaftCore", "KeyraftCerts",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -134,7 +154,7 @@ let package = Package(
         .executableTarget(
             name: "keyraft",
             dependencies: [
-                "KeyraftServer", "KeyraftCerts", "Audit", "KeyraftCrypto", "RaftCore",
+                "KeyraftServer", "KeyraftCerts", "Audit", "KeyraftCrypto", "RaftCore", "KeyraftClient", "Envelope",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -145,7 +165,7 @@ let package = Package(
         .executableTarget(
             name: "keyraft-bench",
             dependencies: [
-                "KeyraftCrypto", "KMS", "Storage", "RaftCore", "KMSWire", "KeyraftServer", "Transport",
+                "KeyraftCrypto", "KMS", "Storage", "RaftCore", "KMSWire", "KeyraftServer", "Transport", "KeyraftNode",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -187,6 +207,23 @@ let package = Package(
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EnvelopeTests",
+            dependencies: ["Envelope", "KeyraftCrypto", "KeyraftCryptoDeterministic", "KMS"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "KeyraftClientTests",
+            dependencies: [
+                "KeyraftClient", "Envelope", "KMSWire", "KeyraftCrypto",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict
         ),

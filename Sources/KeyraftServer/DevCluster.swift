@@ -5,6 +5,7 @@ import Glibc
 import KMSWire
 import KeyraftCerts
 import KeyraftCrypto
+import KeyraftNode
 import NIOCore
 import NIOPosix
 import Transport
@@ -177,7 +178,11 @@ public struct DevCluster {
                 return (try? JSONSerialization.jsonObject(with: Data(answer.body))) as? [String: Any]
             }
             let leaders = Set(statuses.map { ($0?["LeaderId"] as? NSNumber)?.uint64Value ?? 0 })
-            let leases = statuses.allSatisfy { ($0?["LeaseValid"] as? Bool) == true }
+            // A node in linearizable read mode never holds a lease (only its leader refreshes one).
+            let leases = zip(configs, statuses).allSatisfy { config, status in
+                if config.readConsistency == .linearizable { return status != nil }
+                return (status?["LeaseValid"] as? Bool) == true
+            }
             if leaders.count == 1, let only = leaders.first, only != 0, leases {
                 leader = only
                 break

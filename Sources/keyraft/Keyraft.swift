@@ -15,7 +15,10 @@ struct Keyraft: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keyraft",
         abstract: "A distributed key management service that speaks the AWS KMS API.",
-        subcommands: [Server.self, Dev.self, Certs.self, Cluster.self, Operator.self, Backup.self, AuditCommand.self])
+        subcommands: [
+            Server.self, Dev.self, Certs.self, Cluster.self, Operator.self, Backup.self, AuditCommand.self,
+            EncryptFile.self, DecryptFile.self,
+        ])
 }
 
 struct Server: ParsableCommand {
