@@ -25,6 +25,9 @@ public enum AdminOperation: String, Sendable, CaseIterable {
     public static let targetPrefix = "KeyraftAdmin."
     public var action: String { "keyraft:" + rawValue }
 
+    /// The operation an `X-Amz-Target` names, or nil.
+    public static func named(_ target: String) -> AdminOperation? { AdminOperation(target: target) }
+
     init?(target: String?) {
         guard let target, target.hasPrefix(Self.targetPrefix) else { return nil }
         self.init(rawValue: String(target.dropFirst(Self.targetPrefix.count)))
@@ -44,6 +47,8 @@ public enum APIResult: Sendable {
     case read(KMSReadResponse)
     /// A body already encoded (admin answers).
     case json([UInt8])
+    /// A body encoded on the connection's event loop (large answers, kept off the node's loop).
+    case encodeLater(@Sendable () -> [UInt8])
 }
 
 /// Runs calls against the node. `respond` is called exactly once, from any thread.

@@ -275,6 +275,7 @@ final class APIHandler: ChannelInboundHandler {
         case let .success(.write(response)): (status, body) = (200, KMSResponseEncoder.encode(response))
         case let .success(.read(response)): (status, body) = (200, KMSResponseEncoder.encode(response))
         case let .success(.json(bytes)): (status, body) = (200, bytes)
+        case let .success(.encodeLater(encode)): (status, body) = (200, encode())
         case let .failure(error):
             (status, body) = (statusOverride ?? error.httpStatus, error.json)
             if error.httpStatus >= 500 {
@@ -292,6 +293,9 @@ final class APIHandler: ChannelInboundHandler {
         ])
         let refused: Bool
         if case .refused = state { refused = true } else { refused = false }
+        // Ready for the next request before writing: the pipelining handler hands over a
+        // queued request synchronously from inside the write of `.end`.
+        if !refused { state = .idle }
         let keepOpen = keepAlive && !refused
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: AWSErrorBody.contentType)
@@ -307,6 +311,5 @@ final class APIHandler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
             if !keepOpen { channel.close(promise: nil) }
         }
-        if !refused { state = .idle }
     }
 }

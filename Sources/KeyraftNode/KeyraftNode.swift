@@ -50,6 +50,11 @@ public final class KeyraftNode {
     private var recentForwards: [RequestOrigin: UInt64] = [:]
     /// When this node last became leader (monotonic ms); nil while it is not the leader.
     private var leaderSinceMs: Int64?
+    /// When this leader last started a leadership transfer (monotonic ms).
+    private var transferStartedMs: Int64 = .min
+    /// Set when the known leader changed during a Ready: in-flight writes are failed after
+    /// that Ready's committed entries are applied (those may complete some of them).
+    private var failInFlightWrites = false
     /// Set when storage failed or a committed entry did not decode: the node stops.
     public private(set) var haltReason: String?
     /// Observers for the simulator's checkers and for metrics; never change behaviour.
@@ -149,7 +154,10 @@ public final class KeyraftNode {
             guard raftMessage.from == peer, raftMessage.to == id else { return }
             try? raft.step(raftMessage)
         case let .forward(write):
-            guard write.origin.node == peer else { return }
+            // Only a current member may hand in a client's write (and vouch for its principal):
+            // a removed node's certificate may still be valid.
+            let members = raft.membership
+            guard write.origin.node == peer, members.isVoter(peer) || members.isLearner(peer) else { return }
             proposeForwarded(write)
         case let .forwardFailed(origin, error):
             guard origin.node == id, origin.incarnation == incarnation else { return }
@@ -211,6 +219,7 @@ public final class KeyraftNode {
     public func transferLeadership(to target: NodeID) throws(RaftError) {
         precondition(!isHalted, "leadership transfer on a stopped node")
         try raft.transferLeadership(to: target)
+        if softState.role == .leader { transferStartedMs = clock.monotonicMs }
         drain()
     }
 
@@ -276,7 +285,7 @@ public final class KeyraftNode {
             // "not found" for a key its successor created. Accepted writes need no such check:
             // they only take effect if they commit.
             guard leaderRecentlyConfirmed() else {
-                refreshLease()
+                if !lease.hasRoundInFlight { refreshLease() }
                 return KMSError(.dependencyTimeout, "The leader could not confirm its leadership just now. Retry.")
             }
             return error
@@ -293,11 +302,18 @@ public final class KeyraftNode {
     /// 80 % of an election timeout ago. Followers that acknowledged a leader grant no vote
     /// for an election timeout (check-quorum), so no other leader can exist yet; the margin
     /// covers clock rates that differ by up to 10 %.
+    ///
+    /// A leadership transfer breaks that argument (the target's election is forced past the
+    /// followers' check), so while one runs, and until a round sent an election timeout after
+    /// it started, this leader does not count as confirmed.
+    public var isConfirmedLeader: Bool { leaderRecentlyConfirmed() && leaderStateIsCurrent() }
+
     private func leaderRecentlyConfirmed() -> Bool {
-        guard let since = leaderSinceMs else { return false }
+        guard let since = leaderSinceMs, raft.leadTransferee == nil else { return false }
         let confirmed = lease.confirmedSentAtMs
-        let windowMs = Int64(config.electionTimeoutTicks) * config.tickMs * 8 / 10
-        return confirmed >= since && clock.monotonicMs - confirmed < windowMs
+        let electionMs = Int64(config.electionTimeoutTicks) * config.tickMs
+        guard confirmed >= since, transferStartedMs == .min || confirmed > transferStartedMs + electionMs else { return false }
+        return clock.monotonicMs - confirmed < electionMs * 8 / 10
     }
 
     /// True when this leader has committed an entry of its own term and applied everything
@@ -518,6 +534,11 @@ public final class KeyraftNode {
             if isHalted { return }  // never apply past an entry that failed, nor snapshot such a state
         }
         if let last = ready.committedEntries.last { appliedIndex = max(appliedIndex, last.index) }
+        if failInFlightWrites {
+            failInFlightWrites = false
+            let error = KMSError(.dependencyTimeout, "The leader changed while this write was in flight; it may or may not have been applied. Retry.")
+            for sequence in pendingWrites.keys.sorted() { pendingWrites.removeValue(forKey: sequence)?.completion(.failure(error)) }
+        }
         for state in ready.readStates { readIndexAnswered(state) }
         raft.advance(ready)
         assert(appliedIndex == raft.status.applied, "the driver's applied index matches the core's")
@@ -540,11 +561,7 @@ public final class KeyraftNode {
         // now with a retryable error instead of at their timeout, so clients move on to the
         // new leader within an election rather than a request timeout. Like a timeout, the
         // answer is ambiguous: the old leader's entry may still commit.
-        if leaderChanged, !pendingWrites.isEmpty {
-            let error = KMSError(.dependencyTimeout, "The leader changed while this write was in flight; it may or may not have been applied. Retry.")
-            let failed = pendingWrites.keys.sorted()
-            for sequence in failed { pendingWrites.removeValue(forKey: sequence)?.completion(.failure(error)) }
-        }
+        if leaderChanged, !pendingWrites.isEmpty { failInFlightWrites = true }
         onRoleChange?(soft)
     }
 

@@ -27,6 +27,8 @@ struct ReadLease {
 
     func isValid(nowMs: Int64) -> Bool { nowMs < validUntilMs }
 
+    var hasRoundInFlight: Bool { !inflight.isEmpty }
+
     /// Starts a refresh; returns the ReadIndex context to send.
     mutating func beginRefresh(nowMs: Int64, node: UInt64, incarnation: UInt64) -> [UInt8] {
         let sequence = nextSequence

@@ -15,7 +15,9 @@ import RaftCore
 /// The system clocks.
 final class SystemClock: NodeClock {
     var nowMs: Int64 { Self.read(CLOCK_REALTIME) }
-    var monotonicMs: Int64 { Self.read(CLOCK_MONOTONIC) }
+    /// CLOCK_BOOTTIME, not CLOCK_MONOTONIC: it keeps counting while the host is suspended,
+    /// so a lease cannot outlive a suspend.
+    var monotonicMs: Int64 { Self.read(CLOCK_BOOTTIME) }
 
     private static func read(_ clock: clockid_t) -> Int64 {
         var spec = timespec()
@@ -187,7 +189,7 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
             if let reason = self.node.haltReason { return "halted: \(reason)" }
             if self.node.kms.isSealed { return "sealed" }
             if self.node.softState.leader == nil { return "no leader known" }
-            if !self.node.leaseIsValid() { return "read lease not valid" }
+            if case .lease = self.node.config.readConsistency, !self.node.leaseIsValid() { return "read lease not valid" }
             return nil
         }
     }
@@ -212,8 +214,18 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
             return refuse("Node \(node.id.rawValue) is not the leader; the leader is \(leader). Send this to the leader.")
         }
         if operation == .getBackupSnapshot {
-            // One applied index, so the state is a consistent prefix of the log.
-            return answer(["AppliedIndex": node.appliedIndex.rawValue, "Snapshot": Data(node.kms.snapshot()).base64EncodedString()])
+            // A confirmed leader that has applied everything committed: the snapshot holds
+            // every acknowledged write. Only taking it runs here; encoding runs on the
+            // connection's loop, so a large state does not stall ticks and heartbeats.
+            guard node.isConfirmedLeader else {
+                return .failure(AWSErrorBody(.dependencyTimeout, "The leader could not confirm its leadership just now. Retry."))
+            }
+            let index = node.appliedIndex.rawValue
+            let snapshot = node.kms.snapshot()
+            return .success(.encodeLater {
+                let object: [String: Any] = ["AppliedIndex": index, "Snapshot": Data(snapshot).base64EncodedString()]
+                return Array((try? JSONSerialization.data(withJSONObject: object)) ?? Data("{}".utf8))
+            })
         }
         let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
         guard let raw = (object?["NodeId"] as? NSNumber)?.uint64Value, let target = NodeID(validating: raw) else {
@@ -287,12 +299,13 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
     }
 
     /// Counts as up for the removal check: this node's link to it is connected (a killed
-    /// process's connection closes at once) and it answered within the last 500 ms
-    /// (followers answer every heartbeat, one tick).
+    /// process's connection closes at once) and it answered within five heartbeat
+    /// intervals (followers answer every heartbeat), at least 500 ms.
     private func isRecentlyHeard(_ peer: NodeID) -> Bool {
         if let linkIsUp, !linkIsUp(peer) { return false }
         guard let heard = lastHeardMs[peer] else { return false }
-        return clock.monotonicMs - heard <= 500
+        let windowMs = max(500, 5 * Int64(node.config.heartbeatTimeoutTicks) * node.config.tickMs)
+        return clock.monotonicMs - heard <= windowMs
     }
 
     /// `KeyraftAdmin.GetNodeStatus`.

@@ -1,4 +1,5 @@
 import APIServer
+import KMSWire
 import CoreMetrics
 import Metrics
 import NIOConcurrencyHelpers
@@ -62,8 +63,9 @@ final class NodeMetrics: APIAuditSink, Sendable {
 
     /// One finished API call.
     func record(_ entry: APIAuditEntry) {
-        let operation = entry.operation.hasPrefix("TrentService.") || entry.operation.hasPrefix("KeyraftAdmin.")
-            ? entry.operation : "other"
+        // Only names the server knows: the target of an unauthenticated request is caller input.
+        let known = (try? KMSOperation(target: entry.operation)) != nil || AdminOperation.named(entry.operation) != nil
+        let operation = known ? entry.operation : "other"
         let outcome = entry.errorName ?? "success"
         let counterKey = operation + "|" + outcome
         let counter = requestCounters.withLockedValue { counters -> Metrics.Counter? in

@@ -176,10 +176,13 @@ public struct ServerConfig: Sendable, Equatable {
         config.heartbeatTimeoutTicks = heartbeatTimeoutTicks
         config.requestTimeoutTicks = requestTimeoutTicks
         config.readConsistency = readConsistency
+        // Refresh rounds also confirm the leader (a refusal is final only within 80 % of an
+        // election timeout of one): at least two per such window, and four per staleness window.
+        var refreshTicks = max(1, electionTimeoutTicks * 8 / 10 / 2)
         if case let .lease(maxStalenessMs) = readConsistency {
-            // Refresh the lease at least four times per staleness window.
-            config.leaseRefreshTicks = max(1, min(5, Int(maxStalenessMs / tickMs / 4)))
+            refreshTicks = min(refreshTicks, max(1, Int(maxStalenessMs / tickMs / 4)))
         }
+        config.leaseRefreshTicks = min(5, refreshTicks)
         return config
     }
 }

@@ -20,7 +20,7 @@ public final class ServerProcess: @unchecked Sendable {
     private let logger: Logger
     private var group: MultiThreadedEventLoopGroup?
     private var storage: RocksDBNodeStorage?
-    private var transport: PeerTransport?
+    private(set) var transport: PeerTransport?
     private var api: APIServer?
     private var host: NodeHost?
     private var admin: AdminServer?
@@ -104,22 +104,6 @@ public final class ServerProcess: @unchecked Sendable {
         logger.info("node started", metadata: ["node": "\(config.nodeID.rawValue)", "api": "\(apiPort)", "peer": "\(peerPort)"])
     }
 
-    /// Re-reads `peers` from the configuration file; other changes need a restart.
-    func reloadPeers(configPath: String) {
-        do {
-            let fresh = try ServerConfig.load(path: configPath)
-            guard fresh.nodeID == config.nodeID else {
-                logger.error("configuration reload refused: nodeId changed")
-                return
-            }
-            guard let transport else { return }
-            try transport.loop.submit { transport.setPeers(fresh.peers) }.wait()
-            logger.info("peers reloaded", metadata: ["peers": "\(fresh.peers.keys.map(\.rawValue).sorted())"])
-        } catch {
-            logger.error("configuration reload failed; keeping the old peers", metadata: ["error": "\(error)"])
-        }
-    }
-
     /// Stops serving, closes links and storage. Idempotent.
     public func stop() {
         admin?.shutdown()
@@ -172,10 +156,14 @@ public final class ServerProcess: @unchecked Sendable {
         // SIGHUP re-reads the configuration's peers (a node added or moved) and updates the links.
         signal(SIGHUP, SIG_IGN)
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        hangup.setEventHandler { process.reloadPeers(configPath: configPath) }
+        if let transport = process.transport {
+            // The handler holds the transport itself, never reads the process's fields, and is
+            // cancelled before the process stops.
+            hangup.setEventHandler { reloadPeers(transport: transport, nodeID: config.nodeID, configPath: configPath, logger: logger) }
+        }
         hangup.resume()
-        sources.append(hangup)
         signalled.wait()
+        hangup.cancel()
         logger.info("stopping on signal")
         process.stop()
         _ = sources
@@ -188,4 +176,19 @@ public final class ServerProcess: @unchecked Sendable {
 struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
+}
+
+/// Re-reads `peers` from the configuration file (SIGHUP); other changes need a restart.
+func reloadPeers(transport: PeerTransport, nodeID: NodeID, configPath: String, logger: Logger) {
+    do {
+        let fresh = try ServerConfig.load(path: configPath)
+        guard fresh.nodeID == nodeID else {
+            logger.error("configuration reload refused: nodeId changed")
+            return
+        }
+        try transport.loop.submit { transport.setPeers(fresh.peers) }.wait()
+        logger.info("peers reloaded", metadata: ["peers": "\(fresh.peers.keys.map(\.rawValue).sorted())"])
+    } catch {
+        logger.error("configuration reload failed; keeping the old peers", metadata: ["error": "\(error)"])
+    }
 }

@@ -83,6 +83,12 @@ public struct RawNode {
     /// After compaction, peers that need older entries are sent `storage.snapshot()` instead.
     public var compactableIndex: LogIndex { raft.log.applied }
 
+    /// The membership in force (cheap: `status` builds a whole report).
+    public var membership: Membership { raft.tracker.membership }
+
+    /// The target of a leadership transfer in progress on this leader, if any.
+    public var leadTransferee: NodeID? { raft.leadTransferee }
+
     /// Whether `ready()` has anything to hand out.
     public var hasReady: Bool {
         if readyOutstanding { return false }

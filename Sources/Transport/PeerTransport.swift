@@ -1,5 +1,6 @@
 import KeyraftNode
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -36,7 +37,9 @@ public struct TransportConfig: Sendable {
     public var reconnectBackoffMaxMs: Int64 = 2_000
     public var connectTimeoutMs: Int64 = 2_000
     /// An accepted connection that has not finished its TLS handshake by then is closed.
-    public var handshakeTimeoutMs: Int64 = 10_000
+    public var handshakeTimeoutMs: Int64 = 5_000
+    /// Inbound connections beyond this are closed at once (before any handshake work).
+    public var inboundConnectionsMax = 256
 
     public init(nodeID: NodeID, listen: PeerAddress, peers: [NodeID: PeerAddress], tls: TLSFiles) {
         self.nodeID = nodeID
@@ -74,6 +77,7 @@ public final class PeerTransport: PeerNetwork, @unchecked Sendable {
     private var links: [NodeID: OutboundLink] = [:]
     private var serverChannel: (any Channel)?
     private var stopped = false
+    private let inboundConnections = NIOLockedValueBox(0)
     /// Messages dropped because a link was down or full (for metrics and tests).
     public private(set) var droppedMessages = 0
 
@@ -102,8 +106,15 @@ public final class PeerTransport: PeerNetwork, @unchecked Sendable {
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+            .childChannelInitializer { [inboundConnections, config] channel in
+                let admitted = inboundConnections.withLockedValue { count -> Bool in
+                    guard count < config.inboundConnectionsMax else { return false }
+                    count += 1
+                    return true
+                }
+                guard admitted else { return channel.close() }
+                channel.closeFuture.whenComplete { _ in inboundConnections.withLockedValue { $0 -= 1 } }
+                return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(NIOSSLServerHandler(context: context))
                     try sync.addHandler(ByteToMessageHandler(FrameDecoder(limits: limits)))
