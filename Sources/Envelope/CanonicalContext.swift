@@ -40,6 +40,9 @@ public enum CanonicalContext {
             guard let keyText = String(validating: key, as: UTF8.self),
                   let valueText = String(validating: value, as: UTF8.self)
             else { throw .malformedHeader("encryption context is not UTF-8") }
+            // Swift compares strings by canonical equivalence: two keys with different bytes
+            // may be "equal". Such a header is refused rather than merged.
+            guard context[keyText] == nil else { throw .malformedHeader("encryption context has equivalent keys") }
             context[keyText] = valueText
             previousKey = key
         }

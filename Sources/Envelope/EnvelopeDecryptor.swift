@@ -150,9 +150,14 @@ public struct EnvelopeDecryptor: Sendable {
         }
     }
 
+    /// Byte-exact, as KMS and the header tag bind the context: `String` equality would take
+    /// canonically equivalent but different bytes (`é` vs `e` + combining accent) as equal.
     private func checkRequiredContext(_ context: [String: String]) throws(EnvelopeError) {
-        for (key, value) in requiredContext.sorted(by: { $0.key < $1.key }) where context[key] != value {
-            throw .contextMismatch(key: key)
+        for (key, value) in requiredContext.sorted(by: { $0.key < $1.key }) {
+            let keyBytes = Array(key.utf8)
+            guard let found = context.first(where: { Array($0.key.utf8) == keyBytes }),
+                  Array(found.value.utf8) == Array(value.utf8)
+            else { throw .contextMismatch(key: key) }
         }
     }
 }

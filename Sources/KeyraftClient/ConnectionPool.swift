@@ -85,14 +85,14 @@ final class ConnectionPool: Sendable {
                 }
                 switch action {
                 case nil:
-                    continuation.resume(throwing: ConnectionFailure.connectFailed("the client was shut down"))
+                    continuation.resume(throwing: ConnectionFailure.refusedLocally("the client was shut down"))
                 case let .lease(lease, close)?:
                     close.forEach { $0.close() }
                     continuation.resume(returning: lease)
                 case let .queued(close)?:
                     close.forEach { $0.close() }
                 case .refused?:
-                    continuation.resume(throwing: ConnectionFailure.connectFailed(
+                    continuation.resume(throwing: ConnectionFailure.refusedLocally(
                         "more than \(settings.waitersMax) requests waiting for a connection to \(endpoint)"))
                 }
             }

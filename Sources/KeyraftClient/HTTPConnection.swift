@@ -19,6 +19,8 @@ enum ConnectionFailure: Error, Sendable, CustomStringConvertible {
     case connectFailed(String)
     /// The connection was closed before the request was written.
     case notSent(String)
+    /// This client refused the request before choosing a connection (its pool is full).
+    case refusedLocally(String)
     /// Sent; no whole answer within the request timeout.
     case timedOut(milliseconds: Int64)
     /// Sent (perhaps partly); the connection failed before a whole answer.
@@ -30,6 +32,7 @@ enum ConnectionFailure: Error, Sendable, CustomStringConvertible {
         switch self {
         case let .connectFailed(reason): return "connect failed: \(reason)"
         case let .notSent(reason): return "connection closed before the request was sent: \(reason)"
+        case let .refusedLocally(reason): return "refused by the client: \(reason)"
         case let .timedOut(ms): return "no answer within \(ms) ms"
         case let .lost(reason): return "connection lost before a whole answer: \(reason)"
         case let .answerTooLarge(max): return "answer larger than \(max) bytes"
@@ -39,6 +42,7 @@ enum ConnectionFailure: Error, Sendable, CustomStringConvertible {
     var outcome: AttemptOutcome {
         switch self {
         case .connectFailed, .notSent: return .notSent
+        case .refusedLocally: return .refusedLocally
         case .timedOut, .lost, .answerTooLarge: return .outcomeUnknown
         }
     }

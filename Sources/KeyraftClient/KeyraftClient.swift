@@ -221,6 +221,13 @@ public final class KeyraftClient: Sendable {
                 case let .failure(failure): lastFailure = failure
                 }
                 if !decision.retry { break attempting }
+                if case let .answered(_, name) = outcome, name == AWSErrorName.throttling.rawValue {
+                    // Throttled: back off before the next attempt instead of adding to the load.
+                    let initial = configuration.backoffInitial.components
+                    let initialNanos = UInt64(initial.seconds) * 1_000_000_000 + UInt64(initial.attoseconds / 1_000_000_000)
+                    let delayNanos = initialNanos << UInt64(min(attempts, 6))
+                    try? await Task.sleep(nanoseconds: delayNanos / 2 + UInt64.random(in: 0...max(delayNanos / 2, 1)))
+                }
             }
         }
         throw lastFailure ?? .unreachable("every endpoint is down (\(configuration.endpoints.count) endpoints, \(waits) waits)")
@@ -250,6 +257,7 @@ public final class KeyraftClient: Sendable {
         } catch {
             switch error.outcome {
             case .notSent: return (.notSent, .failure(.unreachable("\(endpoint): \(error)")))
+            case .refusedLocally: return (.refusedLocally, .failure(.unreachable("\(endpoint): \(error)")))
             default: return (.outcomeUnknown, .failure(.outcomeUnknown("\(operation.rawValue) on \(endpoint): \(error)")))
             }
         }

@@ -7,6 +7,9 @@ enum AttemptOutcome: Equatable, Sendable {
     /// No server saw the request: the TCP connect or the TLS handshake failed, or the
     /// connection was known closed before any request byte was written.
     case notSent
+    /// Refused inside this client (its pool's waiting line is full, or it shut down):
+    /// nothing about the endpoint is known, and nothing was sent.
+    case refusedLocally
     /// The request was sent (perhaps partly) and then no whole answer arrived: a timeout
     /// or a lost connection. The server may have applied it.
     case outcomeUnknown
@@ -54,6 +57,8 @@ enum RetryPolicy {
             return RetryDecision(endpoint: .down, retry: idempotent)
         case .notSent:
             return RetryDecision(endpoint: .down, retry: true)
+        case .refusedLocally:
+            return RetryDecision(endpoint: .unchanged, retry: true)
         case .outcomeUnknown:
             return RetryDecision(endpoint: .down, retry: idempotent)
         }

@@ -166,6 +166,16 @@ import Testing
         #expect(throws: EnvelopeError.contextMismatch(key: "absent")) { _ = try decrypt(original, required: ["absent": "x"]) }
     }
 
+    @Test func aRequiredContextIsComparedByBytesNotByUnicodeEquivalence() throws {
+        // "café" precomposed (U+00E9) and decomposed (e + U+0301) are equal as Swift strings
+        // but are different contexts to KMS and to the header tag.
+        let precomposed = "caf\u{E9}", decomposed = "cafe\u{301}"
+        #expect(precomposed == decomposed)
+        let bytes = try Fixture.encrypt(Self.plaintext, frameBytes: Self.frame, context: ["tenant": precomposed])
+        #expect(try decrypt(bytes, required: ["tenant": precomposed]) == Self.plaintext)
+        #expect(throws: EnvelopeError.contextMismatch(key: "tenant")) { _ = try decrypt(bytes, required: ["tenant": decomposed]) }
+    }
+
     @Test func aContextChangedInTheHeaderFailsTheTag() throws {
         // Change the value "acme" to "acmf": still a valid canonical context, same length.
         var altered = try message()
