@@ -222,6 +222,8 @@ final class HTTPConnection: Sendable {
                     try sync.addHandler(HTTPConnectionHandler(handshake: handshake, bodyBytesMax: bodyBytesMax))
                 }
             }
+        // One deadline for connect and handshake together, so an attempt never takes 2 × timeout.
+        let deadline = NIODeadline.now() + timeout
         let channel: any Channel
         do {
             channel = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
@@ -229,7 +231,7 @@ final class HTTPConnection: Sendable {
             handshake.fail(error)
             throw .connectFailed("\(error)")
         }
-        let handshakeTimeout = loop.scheduleTask(in: timeout) {
+        let handshakeTimeout = loop.scheduleTask(deadline: deadline) {
             handshake.fail(ConnectionFailure.connectFailed("TLS handshake not done within \(timeout.nanoseconds / 1_000_000) ms"))
         }
         do {
