@@ -82,20 +82,22 @@ public struct SignedClient: Sendable {
     }
 }
 
-private final class ResponseCollector: ChannelInboundHandler {
-    typealias InboundIn = HTTPClientResponsePart
+/// Collects one HTTP answer (status and body, bounded) into a promise; fails it if the
+/// connection errs or closes first. Shared with the benchmarks' plain-HTTP setup calls.
+public final class ResponseCollector: ChannelInboundHandler {
+    public typealias InboundIn = HTTPClientResponsePart
 
     private let promise: EventLoopPromise<(Int, [UInt8])>
     private var status = 0
     private var body: [UInt8] = []
     private let bodyBytesMax: Int
 
-    init(promise: EventLoopPromise<(Int, [UInt8])>, bodyBytesMax: Int) {
+    public init(promise: EventLoopPromise<(Int, [UInt8])>, bodyBytesMax: Int) {
         self.promise = promise
         self.bodyBytesMax = bodyBytesMax
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case let .head(head): status = Int(head.status.code)
         case let .body(chunk):
@@ -109,12 +111,12 @@ private final class ResponseCollector: ChannelInboundHandler {
         }
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         promise.fail(error)
         context.close(promise: nil)
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    public func channelInactive(context: ChannelHandlerContext) {
         promise.fail(SignedClient.Failure(description: "connection closed before an answer"))
     }
 }

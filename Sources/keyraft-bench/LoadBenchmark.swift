@@ -453,7 +453,7 @@ struct OneShotClient: Sendable {
                     let sync = channel.pipeline.syncOperations
                     if let tls { try sync.addHandler(NIOSSLClientHandler(context: tls, serverHostname: nil)) }
                     try sync.addHTTPClientHandlers()
-                    try sync.addHandler(AnswerCollector(promise: promise, bytesMax: answerBytesMax))
+                    try sync.addHandler(ResponseCollector(promise: promise, bodyBytesMax: answerBytesMax))
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)
@@ -470,42 +470,6 @@ struct OneShotClient: Sendable {
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         let (status, answer) = try promise.futureResult.wait()
         return (status, answer)
-    }
-}
-
-private final class AnswerCollector: ChannelInboundHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    private let promise: EventLoopPromise<(Int, [UInt8])>
-    private let bytesMax: Int
-    private var status = 0
-    private var body: [UInt8] = []
-
-    init(promise: EventLoopPromise<(Int, [UInt8])>, bytesMax: Int) {
-        self.promise = promise
-        self.bytesMax = bytesMax
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case let .head(head): status = Int(head.status.code)
-        case let .body(chunk):
-            guard body.count + chunk.readableBytes <= bytesMax else {
-                promise.fail(SignedClient.Failure(description: "answer over \(bytesMax) bytes"))
-                context.close(promise: nil)
-                return
-            }
-            body.append(contentsOf: chunk.readableBytesView)
-        case .end: promise.succeed((status, body))
-        }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        promise.fail(error)
-        context.close(promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        promise.fail(SignedClient.Failure(description: "connection closed before an answer"))
     }
 }
 
