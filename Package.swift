@@ -66,7 +66,10 @@ let package = Package(
             swiftSettings: strict
         ),
         // AWS JSON 1.1 wire basics and SigV4 signing and verification.
-        .target(name: "KMSWire", dependencies: ["KeyraftCrypto", "KMS"], swiftSettings: strict),
+        // A strict JSON reader and a compact writer on bytes (standard library only): the
+        // request path's JSON, kept off Foundation's Codable machinery.
+        .target(name: "JSONText", swiftSettings: strict),
+        .target(name: "KMSWire", dependencies: ["KeyraftCrypto", "KMS", "JSONText"], swiftSettings: strict),
         // The framed, streaming envelope format for data of any size (pure: no network).
         .target(name: "Envelope", dependencies: ["KeyraftCrypto"], swiftSettings: strict),
         // The Swift client SDK: typed KMS calls over pooled TLS 1.3 connections with
@@ -94,7 +97,7 @@ let package = Package(
         // Porcupine-style linearizability checking (standard library only).
         .target(name: "Linearizability", swiftSettings: strict),
         // Hash-chained JSON-lines audit trail: writer with rotation, and verifier.
-        .target(name: "Audit", dependencies: ["KeyraftCrypto"], swiftSettings: strict),
+        .target(name: "Audit", dependencies: ["KeyraftCrypto", "JSONText"], swiftSettings: strict),
         // The deterministic simulator: the real node code on simulated disk, network and time.
         .target(
             name: "Simulation",
@@ -229,7 +232,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KMSWireTests",
-            dependencies: ["KMSWire", "KMS", "KeyraftCrypto", "KeyraftCryptoDeterministic"],
+            dependencies: ["KMSWire", "KMS", "JSONText", "KeyraftCrypto", "KeyraftCryptoDeterministic"],
             swiftSettings: strict
         ),
     ],

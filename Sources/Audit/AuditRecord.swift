@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import KeyraftCrypto
 
 /// The outcome of one API call: success, or the AWS error name (`__type`) it failed with.
@@ -107,11 +108,43 @@ public struct AuditRecord: Sendable, Hashable, Codable {
         try c.encode(sequence, forKey: .sequence)
     }
 
-    /// The record's line: compact JSON with sorted keys, no trailing newline.
+    /// The record's line: compact JSON with sorted keys, no trailing newline. Written by hand
+    /// (one per API call, on the request path); byte-for-byte what `JSONEncoder` with
+    /// `[.sortedKeys, .withoutEscapingSlashes]` writes for `encode(to:)`, which tests check.
     public func serializedLine() throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let line = [UInt8](try encoder.encode(self))
+        var writer = JSONWriter(capacity: 384)
+        // Keys in bytewise order.
+        writer.raw("{\"contextKeys\":[")
+        for (index, key) in event.encryptionContextKeys.enumerated() {
+            if index > 0 { writer.byte(UInt8(ascii: ",")) }
+            writer.string(key)
+        }
+        writer.raw("]")
+        if let keyARN = event.keyARN {
+            writer.raw(",\"keyARN\":")
+            writer.string(keyARN)
+        }
+        writer.raw(",\"node\":")
+        writer.string(event.node)
+        writer.raw(",\"operation\":")
+        writer.string(event.operation)
+        writer.raw(",\"outcome\":")
+        switch event.outcome {
+        case .success: writer.string(AuditOutcome.successText)
+        case .failure(let name): writer.string(name)
+        }
+        writer.raw(",\"previousHash\":")
+        writer.string(previousHash)
+        writer.raw(",\"principal\":")
+        writer.string(event.principal)
+        writer.raw(",\"requestID\":")
+        writer.string(event.requestID)
+        writer.raw(",\"sequence\":")
+        writer.integer(sequence)
+        writer.raw(",\"time\":")
+        writer.integer(event.timeMs)
+        writer.raw("}")
+        let line = writer.bytes
         // JSON escapes control characters, so a line can never contain a raw newline.
         precondition(!line.contains(AuditChain.newline), "serialized audit record contains a newline")
         return line

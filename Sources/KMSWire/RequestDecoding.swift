@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import KMS
 
 /// A KMS request decoded from its AWS JSON 1.1 body: a write (through the Raft log) or a
@@ -79,21 +80,6 @@ public enum KMSRequestDecoder {
     }
 }
 
-/// A parsed JSON value that keeps booleans, numbers and strings apart.
-enum JSONValue: Decodable {
-    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-        else if let value = try? container.decode(Double.self) { self = .number(value) }
-        else if let value = try? container.decode(String.self) { self = .string(value) }
-        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
-        else { self = .object(try container.decode([String: JSONValue].self)) }
-    }
-}
-
 /// The members of one JSON request object, with typed, AWS-worded accessors.
 struct Members {
     let object: [String: JSONValue]
@@ -107,7 +93,7 @@ struct Members {
             object = [:]
             return
         }
-        guard let parsed = try? JSONDecoder().decode(JSONValue.self, from: Data(body)), case let .object(object) = parsed else {
+        guard let parsed = try? JSONReader.parse(body), case let .object(object) = parsed else {
             throw AWSErrorBody(.serialization, "The request body is not a JSON object.")
         }
         self.object = object

@@ -1,4 +1,4 @@
-import Foundation
+import JSONText
 import KMS
 
 /// Encodes KMS responses and errors as AWS JSON 1.1 bodies.
@@ -98,29 +98,43 @@ public enum KMSResponseEncoder {
     }
 
     static func body(_ value: OutputValue) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding strings, numbers and nested containers cannot fail.
-        return [UInt8](try! encoder.encode(value))
+        var writer = JSONWriter()
+        value.write(to: &writer)
+        return writer.bytes
     }
 }
 
 /// A JSON value in a response body.
-enum OutputValue: Encodable {
+enum OutputValue {
     case string(String), int(Int), number(Double), bool(Bool), blob([UInt8])
     indirect case array([OutputValue])
     indirect case object([String: OutputValue])
 
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
+    /// Compact JSON with keys sorted bytewise (what `JSONEncoder` with `.sortedKeys` wrote
+    /// before; tests keep the two equal).
+    func write(to writer: inout JSONWriter) {
         switch self {
-        case let .string(value): try container.encode(value)
-        case let .int(value): try container.encode(value)
-        case let .number(value): try container.encode(value)
-        case let .bool(value): try container.encode(value)
-        case let .blob(bytes): try container.encode(Data(bytes).base64EncodedString())
-        case let .array(values): try container.encode(values)
-        case let .object(members): try container.encode(members)
+        case let .string(value): writer.string(value)
+        case let .int(value): writer.integer(value)
+        case let .number(value): writer.number(value)
+        case let .bool(value): writer.bool(value)
+        case let .blob(bytes): writer.base64String(bytes)
+        case let .array(values):
+            writer.byte(UInt8(ascii: "["))
+            for (index, value) in values.enumerated() {
+                if index > 0 { writer.byte(UInt8(ascii: ",")) }
+                value.write(to: &writer)
+            }
+            writer.byte(UInt8(ascii: "]"))
+        case let .object(members):
+            writer.byte(UInt8(ascii: "{"))
+            for (index, key) in members.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+                if index > 0 { writer.byte(UInt8(ascii: ",")) }
+                writer.string(key)
+                writer.byte(UInt8(ascii: ":"))
+                members[key]!.write(to: &writer)
+            }
+            writer.byte(UInt8(ascii: "}"))
         }
     }
 }

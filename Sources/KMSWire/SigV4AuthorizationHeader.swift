@@ -14,83 +14,102 @@ struct SigV4AuthorizationHeader: Sendable, Hashable {
     private static let componentCountMax = 8
     private static let credentialElementCount = 5
 
+    private static let prefix = Array((SigV4Signature.algorithm + " ").utf8)
+
     /// Parses `value`; every failure is `.malformedAuthorization` with an AWS-like reason
     /// that never echoes the header.
+    ///
+    /// Works on the UTF-8 bytes (the header is ASCII in every valid request): this runs on
+    /// every request, and `Character`-level string splitting cost more than the signature.
     static func parse(_ value: String, signedHeaderCountMax: Int) throws(SigV4VerificationError) -> Self {
-        let trimmed = Substring(SigV4Text.collapsedHeaderValue(value))
-        let prefix = SigV4Signature.algorithm + " "
-        guard trimmed.hasPrefix(prefix) else {
+        let text = Array(SigV4Text.collapsedHeaderValue(value).utf8)
+        guard text.starts(with: prefix) else {
             throw .malformedAuthorization("Only the \(SigV4Signature.algorithm) signing algorithm is supported.")
         }
-        let parts = try components(trimmed.dropFirst(prefix.count))
-        var missing: [String] = []
-        for name in ["Credential", "SignedHeaders", "Signature"] where parts[name] == nil {
-            missing.append("Authorization header requires '\(name)' parameter.")
+        let parts = try components(text[prefix.count...])
+        guard let credential = parts.credential, let signedHeaders = parts.signedHeaders,
+              let signature = parts.signature
+        else {
+            var missing: [String] = []
+            if parts.credential == nil { missing.append("Authorization header requires 'Credential' parameter.") }
+            if parts.signedHeaders == nil { missing.append("Authorization header requires 'SignedHeaders' parameter.") }
+            if parts.signature == nil { missing.append("Authorization header requires 'Signature' parameter.") }
+            throw .malformedAuthorization(missing.joined(separator: " "))
         }
-        guard missing.isEmpty, let credential = parts["Credential"], let signedHeaders = parts["SignedHeaders"],
-              let signature = parts["Signature"]
-        else { throw .malformedAuthorization(missing.joined(separator: " ")) }
-        let elements = credential.split(separator: "/", omittingEmptySubsequences: false)
+        let elements = credential.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
         guard elements.count == credentialElementCount, elements.allSatisfy({ !$0.isEmpty }) else {
             throw .malformedAuthorization(
                 "Credential must have the form <AccessKeyId>/<YYYYMMDD>/<region>/<service>/aws4_request.")
         }
         let names = try signedHeaderNames(signedHeaders, countMax: signedHeaderCountMax)
         return Self(
-            accessKeyID: String(elements[0]),
-            scope: SigV4Scope(dateStamp: String(elements[1]), region: String(elements[2]), service: String(elements[3])),
-            terminator: String(elements[4]),
+            accessKeyID: string(elements[0]),
+            scope: SigV4Scope(dateStamp: string(elements[1]), region: string(elements[2]), service: string(elements[3])),
+            terminator: string(elements[4]),
             signedHeaderNames: names,
-            signature: String(signature))
+            signature: string(signature))
     }
 
+    private static func string(_ bytes: ArraySlice<UInt8>) -> String { String(decoding: bytes, as: UTF8.self) }
+
+    private static let credentialKey = Array("Credential".utf8)
+    private static let signedHeadersKey = Array("SignedHeaders".utf8)
+    private static let signatureKey = Array("Signature".utf8)
+
     /// `Key=value` components separated by commas (optional spaces), each key at most once.
-    private static func components(_ text: Substring) throws(SigV4VerificationError) -> [String: Substring] {
-        let pieces = text.split(separator: ",", omittingEmptySubsequences: false)
+    private static func components(_ text: ArraySlice<UInt8>) throws(SigV4VerificationError)
+        -> (credential: ArraySlice<UInt8>?, signedHeaders: ArraySlice<UInt8>?, signature: ArraySlice<UInt8>?) {
+        let pieces = text.split(separator: UInt8(ascii: ","), maxSplits: componentCountMax,
+                                omittingEmptySubsequences: false)
         guard pieces.count <= componentCountMax else {
             throw .malformedAuthorization("Authorization header has too many components.")
         }
-        var result: [String: Substring] = [:]
+        var result: (credential: ArraySlice<UInt8>?, signedHeaders: ArraySlice<UInt8>?, signature: ArraySlice<UInt8>?)
         for piece in pieces {
             let item = trimmedSpaces(piece)
-            guard let equals = item.firstIndex(of: "=") else {
+            guard let equals = item.firstIndex(of: UInt8(ascii: "=")) else {
                 throw .malformedAuthorization("Authorization header components must have the form Key=value.")
             }
-            let key = String(item[..<equals])
-            guard ["Credential", "SignedHeaders", "Signature"].contains(key), result[key] == nil else {
+            let key = item[..<equals]
+            let value = item[(equals + 1)...]
+            if key.elementsEqual(credentialKey), result.credential == nil {
+                result.credential = value
+            } else if key.elementsEqual(signedHeadersKey), result.signedHeaders == nil {
+                result.signedHeaders = value
+            } else if key.elementsEqual(signatureKey), result.signature == nil {
+                result.signature = value
+            } else {
                 throw .malformedAuthorization(
                     "Authorization header may contain only Credential, SignedHeaders and Signature, once each.")
             }
-            result[key] = item[item.index(after: equals)...]
         }
         return result
     }
 
     /// `text` without leading and trailing spaces.
-    private static func trimmedSpaces(_ text: Substring) -> Substring {
-        var result = text
-        // Bounded: each iteration removes one character.
-        while result.first == " " { result.removeFirst() }
-        while result.last == " " { result.removeLast() }
-        return result
+    private static func trimmedSpaces(_ text: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        let space = UInt8(ascii: " ")
+        guard let first = text.firstIndex(where: { $0 != space }) else { return text[text.endIndex...] }
+        let last = text.lastIndex(where: { $0 != space }) ?? first
+        return text[first...last]
     }
 
     /// The `;`-separated names, which must be non-empty lowercase header tokens in strictly
     /// increasing bytewise order (what every AWS SDK sends).
-    private static func signedHeaderNames(_ text: Substring, countMax: Int) throws(SigV4VerificationError) -> [String] {
-        let names = text.split(separator: ";", omittingEmptySubsequences: false).map(String.init)
+    private static func signedHeaderNames(_ text: ArraySlice<UInt8>, countMax: Int) throws(SigV4VerificationError) -> [String] {
+        let names = text.split(separator: UInt8(ascii: ";"), maxSplits: countMax, omittingEmptySubsequences: false)
         guard names.count <= countMax else {
             throw .malformedAuthorization("SignedHeaders names more than \(countMax) headers.")
         }
         for (index, name) in names.enumerated() {
-            guard !name.isEmpty, name.utf8.allSatisfy(isLowercaseTokenByte),
-                  index == 0 || SigV4Text.precedes(names[index - 1], name)
+            guard !name.isEmpty, name.allSatisfy(isLowercaseTokenByte),
+                  index == 0 || names[index - 1].lexicographicallyPrecedes(name)
             else {
                 throw .malformedAuthorization(
                     "SignedHeaders must be lowercase header names, sorted and separated by ';'.")
             }
         }
-        return names
+        return names.map(string)
     }
 
     /// RFC 9110 token bytes without uppercase letters.

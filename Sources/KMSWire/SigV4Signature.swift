@@ -1,4 +1,5 @@
 import KeyraftCrypto
+import Synchronization
 
 /// The credential scope `date/region/service/aws4_request`.
 struct SigV4Scope: Sendable, Hashable {
@@ -19,12 +20,23 @@ enum SigV4Signature {
 
     /// The four-line string to sign.
     static func stringToSign(canonicalRequest: String, timestamp: SigV4Timestamp, scope: SigV4Scope) -> String {
-        [
-            algorithm,
-            timestamp.basic,
-            scope.text,
-            SigV4Text.hex(SHA256.hash(Array(canonicalRequest.utf8))),
-        ].joined(separator: "\n")
+        String(decoding: stringToSign(canonicalRequest: Array(canonicalRequest.utf8), timestamp: timestamp, scope: scope),
+               as: UTF8.self)
+    }
+
+    /// The four-line string to sign, as bytes.
+    static func stringToSign(canonicalRequest: [UInt8], timestamp: SigV4Timestamp, scope: SigV4Scope) -> [UInt8] {
+        let newline = UInt8(ascii: "\n")
+        var out: [UInt8] = []
+        out.reserveCapacity(160)
+        out.append(contentsOf: algorithm.utf8)
+        out.append(newline)
+        out.append(contentsOf: timestamp.basicBytes)
+        out.append(newline)
+        out.append(contentsOf: scope.text.utf8)
+        out.append(newline)
+        SigV4Text.appendHex(SHA256.hash(canonicalRequest), to: &out)
+        return out
     }
 
     /// kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request").
@@ -39,8 +51,40 @@ enum SigV4Signature {
     /// The lowercase hex signature of `stringToSign`.
     static func signature(stringToSign: String, secretAccessKey: String, scope: SigV4Scope) -> String {
         let key = signingKey(secretAccessKey: secretAccessKey, scope: scope)
-        let signature = SigV4Text.hex(HMACSHA256.authenticationCode(for: Array(stringToSign.utf8), key: key))
-        assert(signature.utf8.count == 2 * HMACSHA256.byteCount)
-        return signature
+        return String(decoding: signature(stringToSign: Array(stringToSign.utf8), signingKey: key), as: UTF8.self)
+    }
+
+    /// The lowercase hex signature of `stringToSign` under a derived signing key, as bytes.
+    static func signature(stringToSign: [UInt8], signingKey: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(2 * HMACSHA256.byteCount)
+        SigV4Text.appendHex(HMACSHA256.authenticationCode(for: stringToSign, key: signingKey), to: &out)
+        assert(out.count == 2 * HMACSHA256.byteCount)
+        return out
+    }
+}
+
+/// Derived signing keys by secret and scope, as the AWS SDKs keep them: a key is good for a
+/// whole day, so a request costs one HMAC rather than five. Thread-safe; bounded (the table
+/// is emptied when full, which only costs derivations).
+final class SigV4SigningKeyCache: Sendable {
+    private struct Entry: Hashable {
+        let secretAccessKey: String
+        let scope: SigV4Scope
+    }
+
+    static let entriesMax = 256
+    private let table = Mutex<[Entry: [UInt8]]>([:])
+
+    func signingKey(secretAccessKey: String, scope: SigV4Scope) -> [UInt8] {
+        let entry = Entry(secretAccessKey: secretAccessKey, scope: scope)
+        if let key = table.withLock({ $0[entry] }) { return key }
+        let key = SigV4Signature.signingKey(secretAccessKey: secretAccessKey, scope: scope)
+        table.withLock { table in
+            if table.count >= Self.entriesMax { table.removeAll(keepingCapacity: true) }
+            table[entry] = key
+            assert(table.count <= Self.entriesMax, "signing-key cache over its bound")
+        }
+        return key
     }
 }

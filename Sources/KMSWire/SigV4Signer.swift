@@ -33,6 +33,7 @@ public struct SigV4Signer: Sendable {
     private let region: String
     private let service: String
     private let options: Options
+    private let signingKeys = SigV4SigningKeyCache()
 
     /// A signer for one credential, region and service (`kms` for Keyraft).
     public init(credentials: SigV4Credentials, region: String, service: String, options: Options = Options()) {
@@ -61,12 +62,14 @@ public struct SigV4Signer: Sendable {
         }
         let names = SigV4CanonicalRequest.sortedNames(signed.headers).filter { !Self.unsignedHeaderNames.contains($0) }
         let scope = SigV4Scope(dateStamp: timestamp.dateStamp, region: region, service: service)
-        let canonicalRequest = SigV4CanonicalRequest.build(
+        let canonicalRequest = SigV4CanonicalRequest.bytes(
             signed, signedHeaderNames: names, payloadHash: payloadHash, normalizesPath: options.normalizesPath)
         let stringToSign = SigV4Signature.stringToSign(
             canonicalRequest: canonicalRequest, timestamp: timestamp, scope: scope)
-        let signature = SigV4Signature.signature(
-            stringToSign: stringToSign, secretAccessKey: credentials.secretAccessKey, scope: scope)
+        let signature = String(decoding: SigV4Signature.signature(
+            stringToSign: stringToSign,
+            signingKey: signingKeys.signingKey(secretAccessKey: credentials.secretAccessKey, scope: scope)),
+            as: UTF8.self)
         let authorization = "\(SigV4Signature.algorithm) Credential=\(credentials.accessKeyID)/\(scope.text), "
             + "SignedHeaders=\(names.joined(separator: ";")), Signature=\(signature)"
         if let token = credentials.sessionToken, !options.signsSessionToken {
@@ -74,6 +77,7 @@ public struct SigV4Signer: Sendable {
         }
         signed.headers.append(.init("Authorization", authorization))
         return SigV4SignedRequest(
-            request: signed, canonicalRequest: canonicalRequest, stringToSign: stringToSign, signature: signature)
+            request: signed, canonicalRequest: String(decoding: canonicalRequest, as: UTF8.self),
+            stringToSign: String(decoding: stringToSign, as: UTF8.self), signature: signature)
     }
 }

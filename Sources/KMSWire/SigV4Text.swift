@@ -17,10 +17,22 @@ enum SigV4Text {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Appends the lowercase hexadecimal of `bytes` to `out`.
+    static func appendHex(_ bytes: [UInt8], to out: inout [UInt8]) {
+        for byte in bytes {
+            out.append(hexDigits[Int(byte >> 4)])
+            out.append(hexDigits[Int(byte & 0x0F)])
+        }
+    }
+
     /// `name` with ASCII letters lowercased; other bytes unchanged.
     static func lowercasedASCII(_ text: String) -> String {
-        String(decoding: text.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
+        // Most names arrive lowercase already (HTTP/2, many SDKs): no copy then.
+        guard text.utf8.contains(where: isUppercaseASCII) else { return text }
+        return String(decoding: text.utf8.map { isUppercaseASCII($0) ? $0 + 0x20 : $0 }, as: UTF8.self)
     }
+
+    static func isUppercaseASCII(_ byte: UInt8) -> Bool { byte >= 0x41 && byte <= 0x5A }
 
     /// True for the RFC 3986 unreserved characters `A-Z a-z 0-9 - . _ ~`.
     static func isUnreserved(_ byte: UInt8) -> Bool {
@@ -74,6 +86,7 @@ enum SigV4Text {
     /// A header value trimmed at both ends with every inner run of whitespace (line folds
     /// included) replaced by one space.
     static func collapsedHeaderValue(_ value: String) -> String {
+        if isCollapsed(value) { return value }
         var out: [UInt8] = []
         var pendingSpace = false
         for byte in value.utf8 {
@@ -86,6 +99,42 @@ enum SigV4Text {
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `collapsedHeaderValue(value)` to `out` without building the string.
+    static func appendCollapsed(_ value: String, to out: inout [UInt8]) {
+        let start = out.count
+        var pendingSpace = false
+        for byte in value.utf8 {
+            if isWhitespace(byte) {
+                pendingSpace = out.count > start
+            } else {
+                if pendingSpace { out.append(0x20) }
+                pendingSpace = false
+                out.append(byte)
+            }
+        }
+    }
+
+    /// True when `name`, with ASCII letters lowercased, equals `lowercase` (already
+    /// lowercase). No allocation.
+    static func equalsLowercased(_ name: String, _ lowercase: String) -> Bool {
+        name.utf8.elementsEqual(lowercase.utf8) { a, b in (isUppercaseASCII(a) ? a + 0x20 : a) == b }
+    }
+
+    /// True when `collapsedHeaderValue(value) == value`: no whitespace at either end, and
+    /// whitespace inside only as single spaces. One pass, no allocation.
+    static func isCollapsed(_ value: String) -> Bool {
+        var previousIsSpace = true // a leading space is not collapsed
+        for byte in value.utf8 {
+            if isWhitespace(byte) {
+                if byte != 0x20 || previousIsSpace { return false }
+                previousIsSpace = true
+            } else {
+                previousIsSpace = false
+            }
+        }
+        return !previousIsSpace || value.isEmpty
     }
 
     /// `bytes` split at every `separator` byte, empty pieces dropped.

@@ -63,26 +63,46 @@ struct SigV4Timestamp: Sendable, Hashable, Comparable {
     }
 
     /// `YYYYMMDDTHHMMSSZ`.
-    var basic: String {
+    var basic: String { String(decoding: basicBytes, as: UTF8.self) }
+
+    /// `YYYYMMDDTHHMMSSZ` as ASCII bytes.
+    var basicBytes: [UInt8] {
         let days = epochSeconds / 86_400
         let secondOfDay = epochSeconds % 86_400
         let (year, month, day) = Self.civilFromDays(days)
-        return Self.digits(year, 4) + Self.digits(month, 2) + Self.digits(day, 2) + "T"
-            + Self.digits(secondOfDay / 3_600, 2) + Self.digits(secondOfDay % 3_600 / 60, 2)
-            + Self.digits(secondOfDay % 60, 2) + "Z"
+        var out: [UInt8] = []
+        out.reserveCapacity(16)
+        Self.appendDigits(year, 4, to: &out)
+        Self.appendDigits(month, 2, to: &out)
+        Self.appendDigits(day, 2, to: &out)
+        out.append(UInt8(ascii: "T"))
+        Self.appendDigits(secondOfDay / 3_600, 2, to: &out)
+        Self.appendDigits(secondOfDay % 3_600 / 60, 2, to: &out)
+        Self.appendDigits(secondOfDay % 60, 2, to: &out)
+        out.append(UInt8(ascii: "Z"))
+        assert(out.count == 16, "the basic form has 16 characters")
+        return out
     }
 
     /// `YYYYMMDD`, the date of the credential scope.
-    var dateStamp: String { String(basic.prefix(8)) }
+    var dateStamp: String { String(decoding: basicBytes[..<8], as: UTF8.self) }
 
     /// The instant as a Foundation date.
     var date: Date { Date(timeIntervalSince1970: TimeInterval(epochSeconds)) }
 
     static func < (a: SigV4Timestamp, b: SigV4Timestamp) -> Bool { a.epochSeconds < b.epochSeconds }
 
-    private static func digits(_ value: Int64, _ width: Int) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
+    /// `value` in decimal, zero-padded to `width` digits. `value` is in 0..<10^width.
+    private static func appendDigits(_ value: Int64, _ width: Int, to out: inout [UInt8]) {
+        assert(value >= 0, "no negative fields")
+        var divisor: Int64 = 1
+        for _ in 1..<width { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            out.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
+            rest %= divisor
+            divisor /= 10
+        }
     }
 
     private static func daysIn(month: Int64, year: Int64) -> Int64 {

@@ -23,6 +23,7 @@ public struct SigV4Verifier<Store: SigV4CredentialStore>: Sendable {
     private let limits: SigV4Limits
     private let requiredSignedHeaders: [String]
     private let normalizesPath: Bool
+    private let signingKeys = SigV4SigningKeyCache()
 
     /// A verifier.
     ///
@@ -58,13 +59,14 @@ public struct SigV4Verifier<Store: SigV4CredentialStore>: Sendable {
     /// Verifies `request` as of `now`; returns who signed it.
     public func verify(_ request: SigV4Request, now: Date) throws(SigV4VerificationError) -> SigV4VerifiedRequest<Store.Principal> {
         try limits.check(request)
-        let authorization = try authorizationHeader(request)
-        let timestamp = try requestTimestamp(request)
-        try checkSignedHeaders(authorization.signedHeaderNames, request: request)
+        let fields = LowercasedFields(request.headers)
+        let authorization = try authorizationHeader(fields)
+        let timestamp = try requestTimestamp(fields)
+        try checkSignedHeaders(authorization.signedHeaderNames, fields: fields)
         try checkScope(authorization, timestamp: timestamp)
         try checkClock(timestamp, now: now)
-        let payloadHash = try checkedPayloadHash(request)
-        let tokens = request.values(named: "x-amz-security-token")
+        let payloadHash = try checkedPayloadHash(request.body, fields: fields)
+        let tokens = fields.values(named: "x-amz-security-token")
         guard tokens.count <= 1 else {
             throw .malformedAuthorization("X-Amz-Security-Token must appear at most once.")
         }
@@ -72,14 +74,14 @@ public struct SigV4Verifier<Store: SigV4CredentialStore>: Sendable {
         guard let stored = store.credential(forAccessKeyID: authorization.accessKeyID, sessionToken: sessionToken) else {
             throw .unrecognizedAccessKey
         }
-        let canonicalRequest = SigV4CanonicalRequest.build(
+        let canonicalRequest = SigV4CanonicalRequest.bytes(
             request, signedHeaderNames: authorization.signedHeaderNames, payloadHash: payloadHash,
             normalizesPath: normalizesPath)
         let stringToSign = SigV4Signature.stringToSign(
             canonicalRequest: canonicalRequest, timestamp: timestamp, scope: authorization.scope)
-        let expected = SigV4Signature.signature(
-            stringToSign: stringToSign, secretAccessKey: stored.secretAccessKey, scope: authorization.scope)
-        guard ConstantTime.equals(Array(expected.utf8), Array(authorization.signature.utf8)) else {
+        let signingKey = signingKeys.signingKey(secretAccessKey: stored.secretAccessKey, scope: authorization.scope)
+        let expected = SigV4Signature.signature(stringToSign: stringToSign, signingKey: signingKey)
+        guard ConstantTime.equals(expected, Array(authorization.signature.utf8)) else {
             throw .signatureMismatch
         }
         return SigV4VerifiedRequest(
@@ -87,8 +89,26 @@ public struct SigV4Verifier<Store: SigV4CredentialStore>: Sendable {
             signedHeaderNames: authorization.signedHeaderNames, requestDate: timestamp.date)
     }
 
-    private func authorizationHeader(_ request: SigV4Request) throws(SigV4VerificationError) -> SigV4AuthorizationHeader {
-        let values = request.values(named: "authorization")
+    /// The request's header names lowercased once, for the several lookups of a verification.
+    private struct LowercasedFields {
+        let names: [String]
+        let values: [String]
+
+        init(_ headers: [SigV4Request.Header]) {
+            names = headers.map { SigV4Text.lowercasedASCII($0.name) }
+            values = headers.map(\.value)
+        }
+
+        /// The values of every field named `name` (lowercase), in wire order.
+        func values(named name: String) -> [String] {
+            var found: [String] = []
+            for (index, candidate) in names.enumerated() where candidate == name { found.append(values[index]) }
+            return found
+        }
+    }
+
+    private func authorizationHeader(_ fields: LowercasedFields) throws(SigV4VerificationError) -> SigV4AuthorizationHeader {
+        let values = fields.values(named: "authorization")
         guard let value = values.first, !SigV4Text.collapsedHeaderValue(value).isEmpty else {
             throw .missingAuthorization
         }
@@ -101,8 +121,8 @@ public struct SigV4Verifier<Store: SigV4CredentialStore>: Sendable {
         return try SigV4AuthorizationHeader.parse(value, signedHeaderCountMax: limits.headerCountMax)
     }
 
-    private func requestTimestamp(_ request: SigV4Request) throws(SigV4VerificationError) -> SigV4Timestamp {
-        let values = request.values(named: "x-amz-date")
+    private func requestTimestamp(_ fields: LowercasedFields) throws(SigV4VerificationError) -> SigV4Timestamp {
+        let values = fields.values(named: "x-amz-date")
         guard !values.isEmpty else { throw .missingDateHeader }
         guard values.count == 1, let timestamp = SigV4Timestamp(basic: SigV4Text.collapsedHeaderValue(values[0])) else {
             throw .malformedDateHeader
@@ -110,12 +130,12 @@ public struct SigV4Verifier<Store: SigV4CredentialStore>: Sendable {
         return timestamp
     }
 
-    private func checkSignedHeaders(_ names: [String], request: SigV4Request) throws(SigV4VerificationError) {
+    private func checkSignedHeaders(_ names: [String], fields: LowercasedFields) throws(SigV4VerificationError) {
         for required in requiredSignedHeaders where !names.contains(required) {
             throw .requiredHeaderNotSigned(required)
         }
-        let present = Set(request.headers.map { SigV4Text.lowercasedASCII($0.name) })
-        for name in names where !present.contains(name) {
+        // Bounded: both lists are within SigV4Limits.headerCountMax.
+        for name in names where !fields.names.contains(name) {
             throw .signedHeaderMissing(name)
         }
     }
@@ -140,7 +160,9 @@ public struct SigV4Verifier<Store: SigV4CredentialStore>: Sendable {
 
     private func checkClock(_ timestamp: SigV4Timestamp, now: Date) throws(SigV4VerificationError) {
         let nowSeconds = SigV4Timestamp(clamping: now).epochSeconds
-        let skew = clockSkewSecondsMax % 60 == 0 ? "\(clockSkewSecondsMax / 60) min" : "\(clockSkewSecondsMax) sec"
+        var skew: String {
+            clockSkewSecondsMax % 60 == 0 ? "\(clockSkewSecondsMax / 60) min" : "\(clockSkewSecondsMax) sec"
+        }
         func basic(_ seconds: Int64) -> String { SigV4Timestamp(clampingEpochSeconds: seconds).basic }
         if timestamp.epochSeconds < nowSeconds - clockSkewSecondsMax {
             throw .signatureExpired(
@@ -154,9 +176,9 @@ public struct SigV4Verifier<Store: SigV4CredentialStore>: Sendable {
         }
     }
 
-    private func checkedPayloadHash(_ request: SigV4Request) throws(SigV4VerificationError) -> String {
-        let computed = SigV4CanonicalRequest.payloadHash(request.body)
-        let declared = request.values(named: "x-amz-content-sha256")
+    private func checkedPayloadHash(_ body: [UInt8], fields: LowercasedFields) throws(SigV4VerificationError) -> String {
+        let computed = SigV4CanonicalRequest.payloadHash(body)
+        let declared = fields.values(named: "x-amz-content-sha256")
         guard declared.count <= 1 else { throw .payloadHashMismatch }
         if let value = declared.first, SigV4Text.collapsedHeaderValue(value) != computed {
             throw .payloadHashMismatch

@@ -25,6 +25,23 @@ import Testing
         #expect(AuditRecord.genesisHash == String(repeating: "0", count: 64))
     }
 
+    /// The hand-written line is byte-for-byte what `JSONEncoder` writes for the record, so
+    /// chains written before and after the change verify alike.
+    @Test func lineEqualsJSONEncoderForAwkwardValues() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let awkward = ["", "plain", "quote \" backslash \\ slash /", "\n\r\t\u{8}\u{C}\u{0}\u{1F}\u{7F}", "é€😀\u{2028}",
+                       "arn:aws:iam::111122223333:user/dev", "TrentService.Decrypt"]
+        for (index, text) in awkward.enumerated() {
+            let event = AuditEvent(
+                timeMs: UInt64(index) * 1_234_567_891, node: text, principal: text, operation: text,
+                keyARN: index % 2 == 0 ? text : nil, encryptionContext: [text: "v", "k\(index)": "w"],
+                outcome: index % 3 == 0 ? .success : .failure(awsErrorName: text), requestID: text)
+            let record = AuditRecord(event: event, previousHash: AuditRecord.genesisHash, sequence: UInt64(index) << 40)
+            #expect(try record.serializedLine() == [UInt8](try encoder.encode(record)), "\(text.debugDescription)")
+        }
+    }
+
     @Test func successOutcomeAndMissingKeyARN() throws {
         var e = event(1)
         e.keyARN = nil
