@@ -2,17 +2,19 @@
 /// (tests and the simulator always turn it on). Cheap invariants are asserted inline elsewhere.
 extension Raft {
     func checkInvariants() {
-        checkLogInvariants()
+        // Read once: without an unstable tail it is a call into storage.
+        let lastIndex = log.lastIndex
+        checkLogInvariants(lastIndex: lastIndex)
         checkRoleInvariants()
         checkBoundInvariants()
-        if role == .leader { checkLeaderInvariants() }
+        if role == .leader { checkLeaderInvariants(lastIndex: lastIndex) }
     }
 
-    private func checkLogInvariants() {
+    private func checkLogInvariants(lastIndex: LogIndex) {
         precondition(log.applied <= log.committed, "applied \(log.applied) > commit \(log.committed)")
-        precondition(log.committed <= log.lastIndex, "commit \(log.committed) > last index \(log.lastIndex)")
+        precondition(log.committed <= lastIndex, "commit \(log.committed) > last index \(lastIndex)")
         precondition(log.applying >= log.applied && log.applying <= log.committed, "applying out of range")
-        precondition(log.firstIndex <= log.lastIndex + 1, "first index beyond last + 1")
+        precondition(log.firstIndex <= lastIndex + 1, "first index beyond last + 1")
         let u = log.unstable
         for (i, e) in u.entries.enumerated() {
             precondition(e.index == u.offset + UInt64(i), "unstable entry \(e.index) out of place")
@@ -44,14 +46,14 @@ extension Raft {
         precondition(pendingReads.count <= config.maxPendingReadIndexRequests, "pending reads unbounded")
         precondition(readOnly.queue.count <= config.maxPendingReadIndexRequests, "read queue unbounded")
         precondition(uncommittedBytes >= 0, "negative uncommitted bytes")
-        precondition(tracker.nodeIDs.allSatisfy { tracker[$0] != nil }, "member without progress")
+        tracker.checkShape()
     }
 
-    private func checkLeaderInvariants() {
-        for peer in tracker.nodeIDs {
-            guard let pr = tracker[peer] else { continue }
+    private func checkLeaderInvariants(lastIndex: LogIndex) {
+        let canariesOn = !config.canaries.isEmpty
+        tracker.forEach { peer, pr in
             precondition(pr.match < pr.next, "progress \(peer): match \(pr.match) ≥ next \(pr.next)")
-            precondition(pr.match <= log.lastIndex || !config.canaries.isEmpty, "progress \(peer) beyond our log")
+            precondition(pr.match <= lastIndex || canariesOn, "progress \(peer) beyond our log")
             precondition(pr.inflights.count <= config.maxInflightMsgs, "inflights over bound")
             precondition(pr.state != .snapshot || pr.pendingSnapshot > .zero, "snapshot state without snapshot")
         }

@@ -24,8 +24,13 @@ public struct RawNode {
 
     /// Handles a message from a peer. Throws only for a misaddressed message.
     public mutating func step(_ message: Message) throws(RaftError) {
-        defer { verify() }
-        try raft.step(message)
+        // Not `defer { verify() }`: the compiler copied the whole node into the defer on
+        // every message (a quarter of this call's cost in the simulator's profile).
+        do { try raft.step(message) } catch {
+            verify()
+            throw error
+        }
+        verify()
     }
 
     /// Starts an election now (pre-vote first if enabled).
@@ -174,12 +179,12 @@ public struct RawNode {
     public var status: RaftStatus {
         var progress: [(NodeID, FollowerProgress)] = []
         if raft.role == .leader {
-            for id in raft.tracker.nodeIDs.sorted() {
-                guard let p = raft.tracker[id] else { continue }
+            raft.tracker.forEach { id, p in
                 progress.append((id, FollowerProgress(match: p.match, next: p.next, state: p.state,
                                                       inflightMsgs: p.inflights.count, isPaused: p.isPaused,
                                                       isLearner: p.isLearner)))
             }
+            progress.sort { $0.0 < $1.0 }
         }
         return RaftStatus(id: raft.id, hardState: raft.hardState, softState: raft.softState,
                           applied: raft.log.applied, lastIndex: raft.log.lastIndex,
