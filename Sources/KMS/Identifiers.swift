@@ -64,16 +64,28 @@ public struct KeyID: Hashable, Comparable, Sendable, CustomStringConvertible {
         return KeyID(bytes: bytes)!
     }
 
+    /// Characters in the canonical text form (32 hex digits and 4 dashes).
+    public static let textLength = 36
+
+    /// The canonical text form. Written straight into the string's storage: key ARNs are
+    /// built from it on every authorization.
     public var description: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(36)
-        for (i, byte) in bytes.enumerated() {
-            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
+        String(unsafeUninitializedCapacity: KeyID.textLength) { out in
+            var position = 0
+            for i in 0..<KeyID.byteCount {
+                if i == 4 || i == 6 || i == 8 || i == 10 {
+                    out[position] = UInt8(ascii: "-")
+                    position += 1
+                }
+                let word = i < 8 ? high : low
+                let byte = UInt8(truncatingIfNeeded: word >> (56 - 8 * UInt64(i % 8)))
+                out[position] = hexDigit(byte >> 4)
+                out[position + 1] = hexDigit(byte & 0x0F)
+                position += 2
+            }
+            precondition(position == KeyID.textLength, "a key id prints as 36 characters")
+            return position
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     public static func < (lhs: KeyID, rhs: KeyID) -> Bool { (lhs.high, lhs.low) < (rhs.high, rhs.low) }
@@ -86,6 +98,12 @@ public struct KeyVersion: Hashable, Comparable, Sendable, CustomStringConvertibl
     public static let first = KeyVersion(1)
     public var description: String { String(rawValue) }
     public static func < (lhs: KeyVersion, rhs: KeyVersion) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// The lowercase hex digit of a value in 0...15.
+private func hexDigit(_ value: UInt8) -> UInt8 {
+    precondition(value < 16, "one hex digit")
+    return value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
 }
 
 private func hexValue(_ c: UInt8) -> UInt8? {

@@ -69,7 +69,7 @@ extension KMSService {
                 throw KMSError.validation([KMSError.constraint("policyName", "Member must satisfy regular expression pattern: default")])
             }
             let id = try authorizedKey(reference, request, principal)
-            let parsed = try KeyPolicy.parse(policy)
+            let parsed = try parsePolicy(policy)
             try parsed.checkConditionKeysSupported()
             if !bypass { try checkLockout(parsed, principal: principal, keyARN: config.keyARN(id)) }
             return .putKeyPolicy(id, policy: policy)
@@ -136,7 +136,7 @@ extension KMSService {
         }
         try authorizeIdentity(principal, "kms:CreateKey")
         let document = r.policy ?? KeyPolicy.defaultDocument(config)
-        let policy = try KeyPolicy.parse(document)
+        let policy = try parsePolicy(document)
         try policy.checkConditionKeysSupported()
         let keyID = try draw { () throws(CryptoError) in try KeyID.generate(using: entropy) }
         if !r.bypassPolicyLockoutSafetyCheck {

@@ -10,6 +10,7 @@ import KeyraftCrypto
 public final class KMSService {
     public private(set) var state: KMSState
     private let cache: KeyMaterialCache
+    private let policyCache = KeyPolicyCache()
     /// The cluster root key; nil while the node is sealed.
     public private(set) var rootKey: SecretBytes?
 
@@ -35,7 +36,7 @@ public final class KMSService {
     /// Applies a committed command. Pure in the state; drops cached material of deleted keys.
     @discardableResult
     public func apply(_ command: KMSCommand) -> Result<KMSState.Outcome, KMSError> {
-        let result = state.apply(command)
+        let result = state.apply(command, parsePolicy: policyCache.parse)
         if case let .success(.keyDeleted(id)) = result {
             cache.drop(id)
             assert(!cache.contains(id), "crypto-shredding: no material of a deleted key stays in memory")
@@ -69,6 +70,9 @@ public final class KMSService {
         }
         return rootKey
     }
+
+    /// `KeyPolicy.parse`, from memory for documents seen recently.
+    func parsePolicy(_ document: String) throws(KMSError) -> KeyPolicy { try policyCache.parse(document) }
 
     /// Checks the key policy of `id`; AccessDeniedException unless some statement allows.
     func authorize(_ principal: Principal, _ action: String, _ id: KeyID,

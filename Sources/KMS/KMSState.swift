@@ -32,10 +32,17 @@ public struct KMSState: Equatable, Sendable {
 
     /// Applies one command. A refused command leaves the state unchanged.
     public mutating func apply(_ command: KMSCommand) -> Result<Outcome, KMSError> {
+        apply(command, parsePolicy: KeyPolicy.parse)
+    }
+
+    /// Applies one command, parsing policy documents with `parsePolicy`, which must return
+    /// exactly what `KeyPolicy.parse` would (`KeyPolicyCache.parse` does, from memory).
+    mutating func apply(_ command: KMSCommand,
+                        parsePolicy: (String) throws(KMSError) -> KeyPolicy) -> Result<Outcome, KMSError> {
         let before = keys.count
         let result: Result<Outcome, KMSError>
         do throws(KMSError) {
-            result = .success(try applyThrowing(command))
+            result = .success(try applyThrowing(command, parsePolicy: parsePolicy))
         } catch {
             result = .failure(error)
         }
@@ -44,9 +51,10 @@ public struct KMSState: Equatable, Sendable {
         return result
     }
 
-    private mutating func applyThrowing(_ command: KMSCommand) throws(KMSError) -> Outcome {
+    private mutating func applyThrowing(_ command: KMSCommand,
+                                        parsePolicy: (String) throws(KMSError) -> KeyPolicy) throws(KMSError) -> Outcome {
         switch command {
-        case let .createKey(c): try createKey(c)
+        case let .createKey(c): try createKey(c, parsePolicy: parsePolicy)
         case let .updateKeyDescription(id, description):
             try mutateKey(id, allowPendingDeletion: false) { $0.description = description }
         case let .enableKey(id):
@@ -86,7 +94,7 @@ public struct KMSState: Equatable, Sendable {
         case let .rotateKey(r): try rotateKey(r)
         case let .putKeyPolicy(id, policy):
             _ = try existingKey(id)
-            let parsed = try KeyPolicy.parse(policy)
+            let parsed = try parsePolicy(policy)
             keys[id]!.policy = policy
             policies[id] = parsed
         case let .deleteKey(id, at):
@@ -102,11 +110,12 @@ public struct KMSState: Equatable, Sendable {
 
     // MARK: Keys
 
-    private mutating func createKey(_ c: KMSCommand.CreateKey) throws(KMSError) {
+    private mutating func createKey(_ c: KMSCommand.CreateKey,
+                                    parsePolicy: (String) throws(KMSError) -> KeyPolicy) throws(KMSError) {
         guard keys[c.keyID] == nil else {
             throw KMSError(.alreadyExists, "Key \(config.keyARN(c.keyID)) already exists.")
         }
-        let policy = try KeyPolicy.parse(c.policy)
+        let policy = try parsePolicy(c.policy)
         keys[c.keyID] = KeyRecord(
             id: c.keyID, description: c.description, state: .enabled, creationDate: c.creationDate,
             deletionDate: nil, pendingWindowDays: nil, policy: c.policy, rotation: RotationSettings(),

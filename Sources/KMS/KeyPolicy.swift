@@ -102,7 +102,7 @@ public struct KeyPolicy: Equatable, Sendable {
         case let .arns(arns):
             return arns.contains { arn in
                 if arn == request.principal.arn { return true }
-                let rootOfCaller = arn == "arn:aws:iam::\(request.principal.accountID):root"
+                let rootOfCaller = arn == request.principal.accountRootARN
                     || arn == request.principal.accountID
                 guard rootOfCaller else { return false }
                 // The account root delegates to the caller's identity permissions, but only to allow.
@@ -259,16 +259,44 @@ extension KeyPolicy {
 }
 
 /// Glob match with `*` (any run) and `?` (one character), iteratively (no recursion blow-up).
+///
+/// Runs on every authorization, several times: ASCII text (every action name, ARN and
+/// almost every context value) is matched in place on its UTF-8 bytes, anything else on
+/// lowercased Unicode scalars. Both paths compute the same answer: for ASCII, Unicode
+/// lowercasing is exactly A–Z to a–z, and scalars are bytes.
 func globMatch(_ pattern: String, _ text: String, caseInsensitive: Bool) -> Bool {
+    if pattern == "*" { return true }
+    var pattern = pattern
+    var text = text
+    let ascii = pattern.withUTF8 { p in
+        text.withUTF8 { t -> Bool? in
+            guard p.allSatisfy({ $0 < 0x80 }), t.allSatisfy({ $0 < 0x80 }) else { return nil }
+            return caseInsensitive
+                ? globMatch(p, t, wildcardOne: UInt8(ascii: "?"), wildcardAny: UInt8(ascii: "*"), fold: asciiLowercased)
+                : globMatch(p, t, wildcardOne: UInt8(ascii: "?"), wildcardAny: UInt8(ascii: "*"), fold: { $0 })
+        }
+    }
+    if let ascii { return ascii }
     let p = Array((caseInsensitive ? pattern.lowercased() : pattern).unicodeScalars)
     let t = Array((caseInsensitive ? text.lowercased() : text).unicodeScalars)
-    var pi = 0, ti = 0
+    return globMatch(p, t, wildcardOne: "?", wildcardAny: "*", fold: { $0 })
+}
+
+private func asciiLowercased(_ byte: UInt8) -> UInt8 {
+    byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+}
+
+/// The matcher itself, over any random-access sequence of comparable characters.
+private func globMatch<C: RandomAccessCollection>(_ p: C, _ t: C, wildcardOne: C.Element, wildcardAny: C.Element,
+                                                  fold: (C.Element) -> C.Element) -> Bool
+where C.Element: Equatable, C.Index == Int {
+    var pi = p.startIndex, ti = t.startIndex
     var starP = -1, starT = 0
-    while ti < t.count {
-        if pi < p.count, p[pi] == "?" || p[pi] == t[ti] {
+    while ti < t.endIndex {
+        if pi < p.endIndex, p[pi] == wildcardOne || fold(p[pi]) == fold(t[ti]) {
             pi += 1
             ti += 1
-        } else if pi < p.count, p[pi] == "*" {
+        } else if pi < p.endIndex, p[pi] == wildcardAny {
             starP = pi
             starT = ti
             pi += 1
@@ -280,6 +308,6 @@ func globMatch(_ pattern: String, _ text: String, caseInsensitive: Bool) -> Bool
             return false
         }
     }
-    while pi < p.count, p[pi] == "*" { pi += 1 }
-    return pi == p.count
+    while pi < p.endIndex, p[pi] == wildcardAny { pi += 1 }
+    return pi == p.endIndex
 }

@@ -118,7 +118,18 @@ public struct KMSConfig: Equatable, Sendable {
         self.accountID = accountID
     }
 
-    public func keyARN(_ id: KeyID) -> String { "arn:aws:kms:\(region):\(accountID):key/\(id)" }
+    /// `arn:aws:kms:<region>:<account>:key/<id>`. Built on every authorization, so by
+    /// appending into one buffer rather than through interpolation.
+    public func keyARN(_ id: KeyID) -> String {
+        var arn = "arn:aws:kms:"
+        arn.reserveCapacity(arn.utf8.count + region.utf8.count + accountID.utf8.count + 6 + KeyID.textLength)
+        arn += region
+        arn += ":"
+        arn += accountID
+        arn += ":key/"
+        arn += id.description
+        return arn
+    }
     public func aliasARN(_ name: String) -> String { "arn:aws:kms:\(region):\(accountID):\(name)" }
     public var accountRootARN: String { "arn:aws:iam::\(accountID):root" }
 }
@@ -131,10 +142,14 @@ public struct Principal: Equatable, Sendable {
     /// The caller's own identity permissions (action patterns such as `kms:*` or
     /// `kms:Decrypt`). They matter where a key policy delegates to the account root.
     public let identityActions: [String]
+    /// `arn:aws:iam::<accountID>:root`, which key policies use for the whole account
+    /// (built once here rather than on every policy statement evaluated).
+    public let accountRootARN: String
 
     public init(arn: String, accountID: String, identityActions: [String] = ["kms:*"]) {
         self.arn = arn
         self.accountID = accountID
         self.identityActions = identityActions
+        accountRootARN = "arn:aws:iam::\(accountID):root"
     }
 }
