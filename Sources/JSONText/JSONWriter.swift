@@ -19,6 +19,12 @@ public struct JSONWriter {
     /// them, else `\u00xx`); `/` and non-ASCII as they are.
     public mutating func string(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
+        // Fast path, almost every string: nothing to escape, one copy.
+        if !text.utf8.contains(where: Self.needsEscape) {
+            bytes.append(contentsOf: text.utf8)
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\\")); bytes.append(byte)
@@ -36,6 +42,10 @@ public struct JSONWriter {
             }
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    private static func needsEscape(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
     }
 
     public mutating func integer<T: BinaryInteger>(_ value: T) {

@@ -103,9 +103,16 @@ enum SigV4Text {
 
     /// Appends `collapsedHeaderValue(value)` to `out` without building the string.
     static func appendCollapsed(_ value: String, to out: inout [UInt8]) {
+        if let done: Void = value.utf8.withContiguousStorageIfAvailable({ appendCollapsed($0, to: &out) }) {
+            return done
+        }
+        appendCollapsed(Array(value.utf8), to: &out)
+    }
+
+    private static func appendCollapsed(_ bytes: some Collection<UInt8>, to out: inout [UInt8]) {
         let start = out.count
         var pendingSpace = false
-        for byte in value.utf8 {
+        for byte in bytes {
             if isWhitespace(byte) {
                 pendingSpace = out.count > start
             } else {
@@ -119,14 +126,19 @@ enum SigV4Text {
     /// True when `name`, with ASCII letters lowercased, equals `lowercase` (already
     /// lowercase). No allocation.
     static func equalsLowercased(_ name: String, _ lowercase: String) -> Bool {
-        name.utf8.elementsEqual(lowercase.utf8) { a, b in (isUppercaseASCII(a) ? a + 0x20 : a) == b }
+        guard name.utf8.count == lowercase.utf8.count else { return false }
+        return name.utf8.elementsEqual(lowercase.utf8) { a, b in (isUppercaseASCII(a) ? a + 0x20 : a) == b }
     }
 
     /// True when `collapsedHeaderValue(value) == value`: no whitespace at either end, and
     /// whitespace inside only as single spaces. One pass, no allocation.
     static func isCollapsed(_ value: String) -> Bool {
+        value.utf8.withContiguousStorageIfAvailable(isCollapsed) ?? isCollapsed(Array(value.utf8))
+    }
+
+    private static func isCollapsed(_ bytes: some Collection<UInt8>) -> Bool {
         var previousIsSpace = true // a leading space is not collapsed
-        for byte in value.utf8 {
+        for byte in bytes {
             if isWhitespace(byte) {
                 if byte != 0x20 || previousIsSpace { return false }
                 previousIsSpace = true
@@ -134,7 +146,7 @@ enum SigV4Text {
                 previousIsSpace = false
             }
         }
-        return !previousIsSpace || value.isEmpty
+        return !previousIsSpace || bytes.isEmpty
     }
 
     /// `bytes` split at every `separator` byte, empty pieces dropped.

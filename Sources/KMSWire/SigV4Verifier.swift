@@ -109,7 +109,7 @@ public struct SigV4Verifier<Store: SigV4CredentialStore>: Sendable {
 
     private func authorizationHeader(_ fields: LowercasedFields) throws(SigV4VerificationError) -> SigV4AuthorizationHeader {
         let values = fields.values(named: "authorization")
-        guard let value = values.first, !SigV4Text.collapsedHeaderValue(value).isEmpty else {
+        guard let value = values.first, value.utf8.contains(where: { !SigV4Text.isWhitespace($0) }) else {
             throw .missingAuthorization
         }
         guard values.count == 1 else {

@@ -100,10 +100,16 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
         case let .admin(operation, body):
             loop.execute { respond(self.runAdmin(operation, body: body)) }
         case let .kms(_, .write(write)):
-            loop.execute { self.enqueue(.request(.write(write), principal, respond)) }
+            onLoop { self.enqueue(.request(.write(write), principal, respond)) }
         case let .kms(_, .read(read)):
-            loop.execute { self.enqueue(.request(.read(read), principal, respond)) }
+            onLoop { self.enqueue(.request(.read(read), principal, respond)) }
         }
+    }
+
+    /// Runs `body` on the node's loop: at once when already there (API connections that
+    /// share the node's loop), else as a task.
+    private func onLoop(_ body: @escaping @Sendable () -> Void) {
+        if loop.inEventLoop { body() } else { loop.execute(body) }
     }
 
     private func enqueue(_ event: Event) {

@@ -22,6 +22,7 @@ import Yams
 ///     electionTimeoutTicks: 10
 ///     readConsistency: lease        # or linearizable
 ///     maxStalenessMs: 5000
+///     snapshotEveryEntries: 1000    # snapshot the KMS state and compact the log this often
 ///     auditDir: node-1-audit        # default: <dataDir>-audit
 ///     pidFile: node-1.pid
 ///     logLevel: info
@@ -45,6 +46,9 @@ public struct ServerConfig: Sendable, Equatable {
     public var heartbeatTimeoutTicks: Int
     public var requestTimeoutTicks: Int
     public var readConsistency: ReadConsistency
+    /// Applied entries between snapshots of the KMS state (each one serialises the whole
+    /// state on the node's loop: raise it for very many keys).
+    public var snapshotEveryEntries: Int
     public var auditDir: String
     public var pidFile: String?
     public var logLevel: String
@@ -79,6 +83,7 @@ public struct ServerConfig: Sendable, Equatable {
         var requestTimeoutTicks: Int?
         var readConsistency: String?
         var maxStalenessMs: Int64?
+        var snapshotEveryEntries: Int?
         var auditDir: String?
         var pidFile: String?
         var logLevel: String?
@@ -156,6 +161,10 @@ public struct ServerConfig: Sendable, Equatable {
         case "linearizable": readConsistency = .linearizable
         case let other: throw Invalid("readConsistency must be lease or linearizable, not '\(other)'")
         }
+        snapshotEveryEntries = file.snapshotEveryEntries ?? NodeConfig(id: nodeID).snapshotEveryEntries
+        guard (10...10_000_000).contains(snapshotEveryEntries) else {
+            throw Invalid("snapshotEveryEntries must be between 10 and 10000000")
+        }
         auditDir = file.auditDir.map(resolve) ?? dataDir + "-audit"
         pidFile = file.pidFile.map(resolve)
         logLevel = file.logLevel ?? "info"
@@ -176,6 +185,7 @@ public struct ServerConfig: Sendable, Equatable {
         config.heartbeatTimeoutTicks = heartbeatTimeoutTicks
         config.requestTimeoutTicks = requestTimeoutTicks
         config.readConsistency = readConsistency
+        config.snapshotEveryEntries = snapshotEveryEntries
         // Refresh rounds also confirm the leader (a refusal is final only within 80 % of an
         // election timeout of one): at least two per such window, and four per staleness window.
         var refreshTicks = max(1, electionTimeoutTicks * 8 / 10 / 2)

@@ -30,6 +30,7 @@ final class ServerConfigTests: XCTestCase {
             "electionTimeoutTicks: 12",
             "readConsistency: lease",
             "maxStalenessMs: 4000",
+            "snapshotEveryEntries: 50000",
             "pidFile: node-1.pid",
         ]
         return lines.map { line in
@@ -73,6 +74,8 @@ final class ServerConfigTests: XCTestCase {
         XCTAssertEqual(config.tickMs, 50)
         XCTAssertEqual(config.electionTimeoutTicks, 12)
         XCTAssertEqual(config.readConsistency, .lease(maxStalenessMs: 4_000))
+        XCTAssertEqual(config.snapshotEveryEntries, 50_000)
+        XCTAssertEqual(config.nodeConfig.snapshotEveryEntries, 50_000)
     }
 
     func testDefaultsApplyWhenOptionalFieldsAreAbsent() throws {
@@ -92,6 +95,12 @@ final class ServerConfigTests: XCTestCase {
         XCTAssertEqual(config.readConsistency, .linearizable)
         XCTAssertEqual(config.region, "us-east-1")
         XCTAssertNil(config.pidFile)
+        XCTAssertEqual(config.snapshotEveryEntries, NodeConfig(id: NodeID(4)).snapshotEveryEntries)
+    }
+
+    func testSnapshotIntervalOutOfRangeIsRefused() {
+        assertInvalid(["snapshotEveryEntries": "snapshotEveryEntries: 0"], mentions: "snapshotEveryEntries")
+        assertInvalid(["snapshotEveryEntries": "snapshotEveryEntries: 99999999"], mentions: "snapshotEveryEntries")
     }
 
     func testNodeIDZeroIsRefused() {
