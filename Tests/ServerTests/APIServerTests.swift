@@ -190,6 +190,33 @@ final class APIServerTests: XCTestCase {
         XCTAssertEqual(dispatcher.received.count, 1, "the oversized request was not dispatched")
     }
 
+    /// A request whose body stops arriving is cut off after `requestTimeoutMs` (slow clients),
+    /// although no timer runs for requests that arrive whole.
+    func testRequestStuckMidBodyIsClosedAfterTheRequestTimeout() throws {
+        var config = APIServerConfig(host: "127.0.0.1", port: 0,
+                                     certificatePath: fixture.certificates.nodeCertificatePath(nodeID: 1),
+                                     privateKeyPath: fixture.certificates.nodeKeyPath(nodeID: 1), region: Self.region)
+        config.requestTimeoutMs = 300
+        config.idleTimeoutMs = 120_000 // so only the request timeout can close the connection
+        let credentialsPath = fixture.scratch.file("credentials-timeout.json")
+        try CredentialFile.write([(Self.alice.accessKeyID, Self.alice.secretAccessKey, Self.aliceARN, Self.accountID, ["kms:*"])],
+                                 to: credentialsPath)
+        let slowServer = try APIServer(config: config, group: group, credentials: try CredentialFile(path: credentialsPath),
+                                       dispatcher: dispatcher, observers: [], logger: logs.logger("api-slow"))
+        defer { slowServer.shutdown() }
+        let slowPort = try slowServer.start()
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(fixture.caPath))
+        let client = try RawTLSClient.connect(group: group, port: slowPort, configuration: tls, serverHostname: nil)
+        defer { client.close() }
+        client.write(Array("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{\"Limit\"".utf8))
+        let closed = NIOLockedValueBox(false)
+        client.channel.closeFuture.whenComplete { _ in closed.withLockedValue { $0 = true } }
+        XCTAssertTrue(waitUntil(timeoutMs: 10_000) { closed.withLockedValue { $0 } },
+                      "a request stuck mid-body was not cut off")
+        XCTAssertTrue(dispatcher.received.isEmpty)
+    }
+
     func testChunkedBodyOverTheLimitIs413() throws {
         let parts = [Array(repeating: UInt8(ascii: " "), count: 600), Array(repeating: UInt8(ascii: " "), count: 600)]
         let response = try RawHTTPSClient.send(group: group, port: port, caPath: fixture.caPath,
