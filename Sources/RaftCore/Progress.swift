@@ -199,6 +199,25 @@ struct ProgressTracker {
         }
     }
 
+    /// The leader's per-follower invariants (see `Progress`), checked in place: copying
+    /// each progress out (its inflights included) cost more than the checks.
+    func checkLeaderInvariants(lastIndex: LogIndex, maxInflightMsgs: Int, canariesOn: Bool) {
+        for i in progresses.indices {
+            let peer = nodeIDs[i]
+            let match = progresses[i].match, next = progresses[i].next
+            precondition(match < next, "progress \(peer): match \(match) ≥ next \(next)")
+            precondition(match <= lastIndex || canariesOn, "progress \(peer) beyond our log")
+            precondition(progresses[i].inflights.count <= maxInflightMsgs, "inflights over bound")
+            precondition(progresses[i].state != .snapshot || progresses[i].pendingSnapshot > .zero,
+                         "snapshot state without snapshot")
+        }
+    }
+
+    /// The match index of `id`, if it is a member (without copying its progress).
+    func match(of id: NodeID) -> LogIndex? {
+        position(of: id).map { progresses[$0].match }
+    }
+
     /// Calls `body` with each member and its progress, in `nodeIDs` order.
     func forEach(_ body: (NodeID, Progress) -> Void) {
         for i in nodeIDs.indices { body(nodeIDs[i], progresses[i]) }
@@ -220,7 +239,7 @@ struct ProgressTracker {
 
     /// The highest index replicated on a quorum of voters.
     func committedIndex() -> LogIndex {
-        Quorum.committedIndex(membership) { self[$0]?.match }
+        Quorum.committedIndex(membership) { match(of: $0) }
     }
 
     mutating func resetVotes() {

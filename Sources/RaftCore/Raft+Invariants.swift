@@ -50,13 +50,8 @@ extension Raft {
     }
 
     private func checkLeaderInvariants(lastIndex: LogIndex) {
-        let canariesOn = !config.canaries.isEmpty
-        tracker.forEach { peer, pr in
-            precondition(pr.match < pr.next, "progress \(peer): match \(pr.match) ≥ next \(pr.next)")
-            precondition(pr.match <= lastIndex || canariesOn, "progress \(peer) beyond our log")
-            precondition(pr.inflights.count <= config.maxInflightMsgs, "inflights over bound")
-            precondition(pr.state != .snapshot || pr.pendingSnapshot > .zero, "snapshot state without snapshot")
-        }
-        if let own = tracker[id] { precondition(own.match <= persistedLastIndex, "leader counted unpersisted entries") }
+        tracker.checkLeaderInvariants(lastIndex: lastIndex, maxInflightMsgs: config.maxInflightMsgs,
+                                      canariesOn: !config.canaries.isEmpty)
+        if let own = tracker.match(of: id) { precondition(own <= persistedLastIndex, "leader counted unpersisted entries") }
     }
 }

@@ -1,7 +1,7 @@
 /// Leader behaviour: acknowledgements, commit, and replication to followers.
 extension Raft {
     mutating func stepLeader(_ m: Message) {
-        guard tracker[m.from] != nil else { return } // Not a member (any more).
+        guard tracker.position(of: m.from) != nil else { return } // Not a member (any more).
         switch m.type {
         case .appendResponse: handleAppendResponse(m)
         case .heartbeatResponse: handleHeartbeatResponse(m)
@@ -48,7 +48,7 @@ extension Raft {
         }
         var sends = 0
         while sends < config.maxInflightMsgs && maybeSendAppend(to: m.from, sendIfEmpty: false) { sends += 1 }
-        if m.from == leadTransferee, tracker[m.from]?.match == log.lastIndex { sendTimeoutNow(to: m.from) }
+        if m.from == leadTransferee, tracker.match(of: m.from) == log.lastIndex { sendTimeoutNow(to: m.from) }
     }
 
     private func advanceProgressState(_ pr: inout Progress, acked index: LogIndex) {
@@ -151,8 +151,8 @@ extension Raft {
     /// Heartbeats carry a commit no higher than what the follower is known to hold.
     mutating func broadcastHeartbeat(context: [UInt8]) {
         for peer in tracker.nodeIDs where peer != id {
-            guard let pr = tracker[peer] else { continue }
-            let commit = min(pr.match, log.committed)
+            guard let match = tracker.match(of: peer) else { continue }
+            let commit = min(match, log.committed)
             send(Message(type: .heartbeat, from: id, to: peer, commit: commit, context: context))
         }
     }
