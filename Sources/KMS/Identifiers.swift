@@ -71,21 +71,29 @@ public struct KeyID: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// built from it on every authorization.
     public var description: String {
         String(unsafeUninitializedCapacity: KeyID.textLength) { out in
-            var position = 0
-            for i in 0..<KeyID.byteCount {
-                if i == 4 || i == 6 || i == 8 || i == 10 {
-                    out[position] = UInt8(ascii: "-")
-                    position += 1
-                }
-                let word = i < 8 ? high : low
-                let byte = UInt8(truncatingIfNeeded: word >> (56 - 8 * UInt64(i % 8)))
-                out[position] = hexDigit(byte >> 4)
-                out[position + 1] = hexDigit(byte & 0x0F)
-                position += 2
-            }
-            precondition(position == KeyID.textLength, "a key id prints as 36 characters")
-            return position
+            write(into: out, at: 0)
+            return KeyID.textLength
         }
+    }
+
+    /// Writes the canonical text form (`textLength` bytes of ASCII) at `start`; returns
+    /// the position after it.
+    @discardableResult
+    func write(into out: UnsafeMutableBufferPointer<UInt8>, at start: Int) -> Int {
+        precondition(start >= 0 && start + KeyID.textLength <= out.count, "no room for a key id")
+        var position = start
+        for digit in 0..<32 {
+            if digit == 8 || digit == 12 || digit == 16 || digit == 20 {
+                out[position] = UInt8(ascii: "-")
+                position += 1
+            }
+            let word = digit < 16 ? high : low
+            let nibble = UInt8(truncatingIfNeeded: word >> UInt64(60 - 4 * (digit % 16))) & 0x0F
+            out[position] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+            position += 1
+        }
+        assert(position == start + KeyID.textLength, "a key id prints as 36 characters")
+        return position
     }
 
     public static func < (lhs: KeyID, rhs: KeyID) -> Bool { (lhs.high, lhs.low) < (rhs.high, rhs.low) }
@@ -98,12 +106,6 @@ public struct KeyVersion: Hashable, Comparable, Sendable, CustomStringConvertibl
     public static let first = KeyVersion(1)
     public var description: String { String(rawValue) }
     public static func < (lhs: KeyVersion, rhs: KeyVersion) -> Bool { lhs.rawValue < rhs.rawValue }
-}
-
-/// The lowercase hex digit of a value in 0...15.
-private func hexDigit(_ value: UInt8) -> UInt8 {
-    precondition(value < 16, "one hex digit")
-    return value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
 }
 
 private func hexValue(_ c: UInt8) -> UInt8? {

@@ -118,18 +118,24 @@ public struct KMSConfig: Equatable, Sendable {
         self.accountID = accountID
     }
 
-    /// `arn:aws:kms:<region>:<account>:key/<id>`. Built on every authorization, so by
-    /// appending into one buffer rather than through interpolation.
+    /// `arn:aws:kms:<region>:<account>:key/<id>`. Built on every authorization, so written
+    /// into one buffer rather than through interpolation or appends.
     public func keyARN(_ id: KeyID) -> String {
-        var arn = "arn:aws:kms:"
-        arn.reserveCapacity(arn.utf8.count + region.utf8.count + accountID.utf8.count + 6 + KeyID.textLength)
-        arn += region
-        arn += ":"
-        arn += accountID
-        arn += ":key/"
-        arn += id.description
-        return arn
+        let prefix = "arn:aws:kms:", keyPart = ":key/"
+        let length = prefix.utf8.count + region.utf8.count + 1 + accountID.utf8.count + keyPart.utf8.count
+            + KeyID.textLength
+        return String(unsafeUninitializedCapacity: length) { out in
+            var position = copyUTF8(prefix, into: out, at: 0)
+            position = copyUTF8(region, into: out, at: position)
+            position = copyUTF8(":", into: out, at: position)
+            position = copyUTF8(accountID, into: out, at: position)
+            position = copyUTF8(keyPart, into: out, at: position)
+            position = id.write(into: out, at: position)
+            precondition(position == length, "key ARN length")
+            return position
+        }
     }
+
     public func aliasARN(_ name: String) -> String { "arn:aws:kms:\(region):\(accountID):\(name)" }
     public var accountRootARN: String { "arn:aws:iam::\(accountID):root" }
 }
@@ -151,5 +157,16 @@ public struct Principal: Equatable, Sendable {
         self.accountID = accountID
         self.identityActions = identityActions
         accountRootARN = "arn:aws:iam::\(accountID):root"
+    }
+}
+
+/// Copies `text`'s UTF-8 into `out` at `start`; returns the position after it.
+private func copyUTF8(_ text: String, into out: UnsafeMutableBufferPointer<UInt8>, at start: Int) -> Int {
+    var text = text
+    return text.withUTF8 { bytes in
+        precondition(start + bytes.count <= out.count, "no room for the text")
+        guard let source = bytes.baseAddress else { return start }
+        out.baseAddress!.advanced(by: start).update(from: source, count: bytes.count)
+        return start + bytes.count
     }
 }
