@@ -28,6 +28,7 @@
 /// The history with every read-only operation's invocation moved `maxStaleness` earlier,
 /// clamped at 0 (or kept, if it was already negative). Indices are preserved, so results
 /// on the transformed history refer to the original indices.
+@inlinable
 public func applyingReadStaleness<M: LinearizabilityModel>(
     _ maxStaleness: Int64,
     to history: [HistoryOperation<M.Input, M.Output>],
@@ -49,6 +50,7 @@ public func applyingReadStaleness<M: LinearizabilityModel>(
 /// `[invocation − maxStaleness, response]`, each write in `[invocation, response]`.
 /// Reads are the operations for which `model.isReadOnly` is true. See `checkLinearizability`
 /// for `budget`, limits and errors.
+@inlinable
 public func checkBoundedStaleness<M: LinearizabilityModel>(
     model: M,
     history: [HistoryOperation<M.Input, M.Output>],

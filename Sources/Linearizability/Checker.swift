@@ -112,6 +112,7 @@ where M.PartitionKey: Sendable, M.State: Sendable, M.Input: Sendable, M.Output: 
 ///   partition is too large; nothing is checked then.
 /// - Complexity: exponential in the worst case (the problem is NP-complete), bounded by
 ///   `budget` per partition; O(n log n) per partition before the search.
+@inlinable
 public func checkLinearizability<M: LinearizabilityModel>(
     model: M,
     history: [HistoryOperation<M.Input, M.Output>],
@@ -159,13 +160,16 @@ public func checkLinearizability<M: LinearizabilityModel>(
     return unfinished.isEmpty ? .ok : .unknown(unfinishedPartitions: unfinished)
 }
 
+@inlinable
 func validate<Input, Output>(_ history: [HistoryOperation<Input, Output>]) throws(LinearizabilityError) {
     for (index, op) in history.enumerated() where op.invocation > op.response {
         throw .invocationAfterResponse(index: index, invocation: op.invocation, response: op.response)
     }
 }
 
-private func makeViolation<M: LinearizabilityModel>(
+/// Off the hot path (once, for the violation reported): called, not inlined.
+@usableFromInline
+func makeViolation<M: LinearizabilityModel>(
     model: M,
     key: M.PartitionKey,
     indices: [Int],

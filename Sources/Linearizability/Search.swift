@@ -34,41 +34,67 @@
 /// reduction, so the parent (explored, same r, j no larger, smaller P) has the completion
 /// o, … : contradiction. (A minimal-j completion never starts with a pending operation
 /// that leaves the state unchanged: dropping it gives a smaller j.)
+///
+/// `@usableFromInline` and `@inlinable` (here and in the callers up to the public entry
+/// points) so that a client's model is specialized into the search: called generically
+/// across the module boundary, the search spent most of its time in runtime generics
+/// (metadata lookups, witness calls); the simulator's final check was 6 % of its run.
+@usableFromInline
 struct PartitionSearch<M: LinearizabilityModel> {
-    typealias Op = HistoryOperation<M.Input, M.Output>
+    @usableFromInline typealias Op = HistoryOperation<M.Input, M.Output>
 
+    @usableFromInline
     struct Witness {
         /// Local operation indices, in linearization order.
-        var prefix: [Int]
-        var stateAfterPrefix: M.State
+        @usableFromInline var prefix: [Int]
+        @usableFromInline var stateAfterPrefix: M.State
         /// The operation whose response was reached while it was still unlinearized.
-        var blocking: Int
+        @usableFromInline var blocking: Int
         /// Unlinearized operations that could have been linearized next, in index order
         /// (each failed the model or led to an explored dead end); includes `blocking`.
-        var candidates: [Int]
+        @usableFromInline var candidates: [Int]
     }
 
+    @usableFromInline
     enum Outcome {
         case linearizable(order: [Int], steps: Int)
         case illegal(Witness, steps: Int)
         case budgetExhausted(steps: Int)
     }
 
-    private struct CacheKey: Hashable {
-        var definite: Bitset
-        var state: M.State
+    @usableFromInline
+    struct CacheKey: Hashable {
+        @usableFromInline var definite: Bitset
+        @usableFromInline var state: M.State
+
+        @inlinable
+        init(definite: Bitset, state: M.State) {
+            self.definite = definite
+            self.state = state
+        }
     }
 
-    private struct Frame {
-        var op: Int
-        var stateBefore: M.State
+    @usableFromInline
+    struct Frame {
+        @usableFromInline var op: Int
+        @usableFromInline var stateBefore: M.State
         /// Node in the definite list (call entry), or in the pending list.
-        var node: Int
-        var isPending: Bool
+        @usableFromInline var node: Int
+        @usableFromInline var isPending: Bool
         /// For pending frames: the first remaining return entry when it was chosen.
-        var stopNode: Int
+        @usableFromInline var stopNode: Int
+
+        @inlinable
+        init(op: Int, stateBefore: M.State, node: Int, isPending: Bool, stopNode: Int) {
+            self.op = op
+            self.stateBefore = stateBefore
+            self.node = node
+            self.isPending = isPending
+            self.stopNode = stopNode
+        }
     }
 
+    @inlinable
     static func run(model: M, initialState: M.State, operations ops: [Op], budget: Int) -> Outcome {
         let n = ops.count
         var definiteIndex = [Int](repeating: -1, count: n)
@@ -266,7 +292,9 @@ struct PartitionSearch<M: LinearizabilityModel> {
         return .linearizable(order: frames.map(\.op), steps: steps)
     }
 
-    private static func makeWitness(
+    /// Off the hot path (once per dead end at most): called, not inlined.
+    @usableFromInline
+    static func makeWitness(
         prefix: [Int], state: M.State, stopNode: Int,
         next: [Int], opOf: [Int], pnext: [Int], popOf: [Int],
         stopTime: Int64, ops: [Op]

@@ -19,11 +19,20 @@ public enum SimFailure: Error, CustomStringConvertible, Equatable {
 final class RaftChecker {
     /// term → the one node that led it.
     private var leaders: [UInt64: NodeID] = [:]
-    /// The committed log as first applied anywhere: index → (term, checksum).
-    private(set) var committed: [UInt64: (term: Term, sum: UInt64)] = [:]
+    /// The committed log as first applied anywhere: `committed[i]` is (term, checksum) of
+    /// index `i + 1`, nil while no node has applied it (nodes that install a snapshot skip
+    /// indices). Log indices are dense, so an array, not a dictionary: this is checked on
+    /// every applied entry.
+    private(set) var committed: [(term: Term, sum: UInt64)?] = []
     private(set) var highestApplied: UInt64 = 0
     /// Per node: the last index it applied, to check that it applies in order.
     private var appliedBy: [UInt64: UInt64] = [:]
+
+    /// The entry first applied at `index`, if any node has applied it.
+    func committedEntry(at index: UInt64) -> (term: Term, sum: UInt64)? {
+        precondition(index > 0, "log indices start at 1")
+        return index <= UInt64(committed.count) ? committed[Int(index - 1)] : nil
+    }
     private(set) var failure: SimFailure?
 
     func fail(_ text: String) {
@@ -47,14 +56,18 @@ final class RaftChecker {
         if index <= previous { fail("n\(node) applied index \(index) again after \(previous)") }
         appliedBy[node.rawValue] = index
         let sum = checksum(entry)
-        if let known = committed[index] {
+        if let known = committedEntry(at: index) {
             if known.term != entry.term || known.sum != sum {
                 fail("n\(node) applied a different entry at index \(index) (term \(entry.term), first seen term \(known.term)): a committed entry changed")
             }
         } else {
-            committed[index] = (entry.term, sum)
+            if index > UInt64(committed.count) {
+                committed.append(contentsOf: repeatElement(nil, count: Int(index) - committed.count))
+            }
+            committed[Int(index - 1)] = (entry.term, sum)
             highestApplied = max(highestApplied, index)
         }
+        assert(UInt64(committed.count) == highestApplied, "one slot per index up to the highest applied")
     }
 
     /// Figure 2's commit rule, at the leader: commit advances only to an entry of the
@@ -76,7 +89,7 @@ final class RaftChecker {
         let first = image.offset.rawValue + 1
         guard first <= highestApplied else { return }
         for index in first...highestApplied {
-            guard let known = committed[index] else { continue }
+            guard let known = committedEntry(at: index) else { continue }
             guard index <= image.lastIndex.rawValue else {
                 fail("leader n\(node) lacks committed entry \(index) (its log ends at \(image.lastIndex))")
                 return
