@@ -72,30 +72,37 @@ public struct JSONWriter {
 
     /// A JSON string holding the standard, padded base64 of `data`.
     public mutating func base64String(_ data: [UInt8]) {
+        let encodedCount = (data.count + 2) / 3 * 4
+        let encoded = [UInt8](unsafeUninitializedCapacity: encodedCount) { out, initialized in
+            var index = 0
+            var at = 0
+            func put(_ chunk: UInt32, _ count: Int) {
+                for position in 0..<count {
+                    out[at] = Self.base64Digits[Int(chunk >> UInt32(18 - 6 * position) & 0x3F)]
+                    at += 1
+                }
+            }
+            while index + 3 <= data.count {
+                put(UInt32(data[index]) << 16 | UInt32(data[index + 1]) << 8 | UInt32(data[index + 2]), 4)
+                index += 3
+            }
+            switch data.count - index {
+            case 1:
+                put(UInt32(data[index]) << 16, 2)
+                out[at] = UInt8(ascii: "="); out[at + 1] = UInt8(ascii: "=")
+                at += 2
+            case 2:
+                put(UInt32(data[index]) << 16 | UInt32(data[index + 1]) << 8, 3)
+                out[at] = UInt8(ascii: "=")
+                at += 1
+            default:
+                break
+            }
+            precondition(at == encodedCount, "base64 wrote every digit")
+            initialized = at
+        }
         bytes.append(UInt8(ascii: "\""))
-        bytes.reserveCapacity(bytes.count + (data.count + 2) / 3 * 4 + 1)
-        var index = 0
-        while index + 3 <= data.count {
-            let chunk = UInt32(data[index]) << 16 | UInt32(data[index + 1]) << 8 | UInt32(data[index + 2])
-            appendSextets(chunk, count: 4)
-            index += 3
-        }
-        switch data.count - index {
-        case 1:
-            appendSextets(UInt32(data[index]) << 16, count: 2)
-            raw("==")
-        case 2:
-            appendSextets(UInt32(data[index]) << 16 | UInt32(data[index + 1]) << 8, count: 3)
-            raw("=")
-        default:
-            assert(index == data.count, "base64 consumed every byte")
-        }
+        bytes.append(contentsOf: encoded)
         bytes.append(UInt8(ascii: "\""))
-    }
-
-    private mutating func appendSextets(_ chunk: UInt32, count: Int) {
-        for position in 0..<count {
-            bytes.append(Self.base64Digits[Int(chunk >> UInt32(18 - 6 * position) & 0x3F)])
-        }
     }
 }

@@ -141,8 +141,8 @@ struct Members {
         guard let text = try string(member) else {
             throw AWSValidationFailure.errorBody([.notNull(Members.wireName(member))])
         }
-        guard let data = Data(base64Encoded: text) else { throw typeError(member, "base64-encoded binary data") }
-        return [UInt8](data)
+        guard let bytes = Base64.decode(text) else { throw typeError(member, "base64-encoded binary data") }
+        return bytes
     }
 
     func context(_ member: String) throws(AWSErrorBody) -> EncryptionContext {

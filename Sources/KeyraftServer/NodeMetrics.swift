@@ -62,9 +62,13 @@ final class NodeMetrics: APIAuditSink, Sendable {
     }
 
     /// One finished API call.
+    /// Every `X-Amz-Target` the server serves, exactly as the SDKs send them.
+    private static let knownTargets = Set(KMSOperation.allCases.map(\.target)
+        + AdminOperation.allCases.map { AdminOperation.targetPrefix + $0.rawValue })
+
     func record(_ entry: APIAuditEntry) {
         // Only names the server knows: the target of an unauthenticated request is caller input.
-        let known = (try? KMSOperation(target: entry.operation)) != nil || AdminOperation.named(entry.operation) != nil
+        let known = Self.knownTargets.contains(entry.operation)
         let operation = known ? entry.operation : "other"
         let outcome = entry.errorName ?? "success"
         let counterKey = operation + "|" + outcome
