@@ -6,16 +6,19 @@ import KeyraftCrypto
 /// The output of the first call starts with the header. A regular frame is written as
 /// soon as `frameBytes` plaintext bytes are known; `finish` writes the final frame with
 /// what is left (possibly nothing).
-public struct EnvelopeEncryptor: Sendable {
+///
+/// Not copyable: a copy would carry the same message keys and sequence numbers, and two
+/// copies fed different data would seal different frames under the same nonces. `finish`
+/// consumes it.
+public struct EnvelopeEncryptor: ~Copyable, Sendable {
     /// The message's header; its bytes start the output.
     public let header: EnvelopeHeader
     private let keys: MessageKeys
     /// Plaintext not yet sealed. Invariant: fewer than `header.frameBytes` bytes.
-    private var pending: [UInt8] = []
+    private var pending: [UInt8]
     /// The sequence number of the next frame. Invariant: ≥ 1.
-    private var nextSequence: UInt32 = 1
-    private var headerWritten = false
-    private var finished = false
+    private var nextSequence: UInt32
+    private var headerWritten: Bool
 
     /// Starts a message.
     ///
@@ -37,21 +40,26 @@ public struct EnvelopeEncryptor: Sendable {
             throw .crypto(error)
         }
         let algorithm = EnvelopeAlgorithm.aes256GCMHKDFSHA256Committing
-        keys = try MessageKeys(dataKey: dataKey, messageID: messageID, algorithm: algorithm)
+        // Everything that can throw comes first: a non-copyable value is initialised whole or not at all.
+        let keys = try MessageKeys(dataKey: dataKey, messageID: messageID, algorithm: algorithm)
         let body = try EnvelopeHeader.encodeBody(
             algorithm: algorithm, frameBytes: frameBytes, messageID: messageID, context: encryptionContext,
             keyARN: keyARN, encryptedDataKey: encryptedDataKey, commitment: keys.commitment)
+        let tag = try keys.headerTag(body: body)
+        self.keys = keys
         header = EnvelopeHeader(
-            body: body, tag: try keys.headerTag(body: body), algorithm: algorithm, frameBytes: frameBytes,
+            body: body, tag: tag, algorithm: algorithm, frameBytes: frameBytes,
             messageID: messageID, context: encryptionContext, keyARN: keyARN, encryptedDataKey: encryptedDataKey,
             commitment: keys.commitment)
+        pending = []
         pending.reserveCapacity(frameBytes)
+        nextSequence = 1
+        headerWritten = false
     }
 
     /// Encrypts `chunk`; returns the bytes to write next (the header first, then every
     /// frame completed by this chunk).
     public mutating func update(_ chunk: ArraySlice<UInt8>) throws(EnvelopeError) -> [UInt8] {
-        precondition(!finished, "update after finish")
         let frameBytes = header.frameBytes
         var out = takeHeader()
         out.reserveCapacity(out.count + (pending.count + chunk.count) / frameBytes
@@ -82,12 +90,10 @@ public struct EnvelopeEncryptor: Sendable {
 
     /// Ends the message: returns the remaining bytes (the header if nothing was written
     /// yet, and the final frame).
-    public mutating func finish() throws(EnvelopeError) -> [UInt8] {
-        precondition(!finished, "finish called twice")
+    public consuming func finish() throws(EnvelopeError) -> [UInt8] {
         var out = takeHeader()
         try FrameCodec.seal(pending[...], type: .final, sequence: nextSequence, frameBytes: header.frameBytes,
                             keys: keys, messageID: header.messageID, into: &out)
-        finished = true
         pending.removeAll()
         return out
     }

@@ -51,6 +51,17 @@ enum FileEncryption {
     }
 }
 
+/// Carries the (non-copyable) encryptor out of the async call that made it; `take` hands it
+/// over once.
+final class EncryptorBox: @unchecked Sendable {
+    // @unchecked: written once by the task that makes it, read after that task has finished.
+    private var encryptor: EnvelopeEncryptor?
+
+    init(_ encryptor: consuming EnvelopeEncryptor) { self.encryptor = consume encryptor }
+
+    func take() -> EnvelopeEncryptor? { encryptor.take() }
+}
+
 final class ResultBox<T: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var result: Result<T, any Error>?
@@ -101,9 +112,11 @@ struct EncryptFile: ParsableCommand {
             defer { sink.discard() }
             let client = try FileEncryption.makeClient(frameBytes: frameBytes)
             let (key, size) = (key, source.size)
-            var encryptor = try FileEncryption.blocking {
-                try await client.makeEncryptor(keyID: key, context: context, plaintextBytes: size)
+            let started = try FileEncryption.blocking {
+                EncryptorBox(try await client.makeEncryptor(keyID: key, context: context, plaintextBytes: size))
             }
+            guard var encryptor = started.take() else { preconditionFailure("the encryptor was taken twice") }
+            let keyARN = encryptor.header.keyARN
             let progress = Progress(label: "encrypt", totalBytes: source.size)
             var chunk = [UInt8](repeating: 0, count: FileEncryption.readChunkBytes)
             while true {
@@ -115,7 +128,7 @@ struct EncryptFile: ParsableCommand {
             try sink.write(try encryptor.finish())
             try sink.commit()
             progress.finish()
-            print("encrypted \(input) → \(output) (\(sink.bytesWritten) bytes) under \(encryptor.header.keyARN)")
+            print("encrypted \(input) → \(output) (\(sink.bytesWritten) bytes) under \(keyARN)")
         } catch {
             throw FileEncryption.fail("encrypt", error)
         }
