@@ -19,6 +19,9 @@ public struct EnvelopeEncryptor: ~Copyable, Sendable {
     /// The sequence number of the next frame. Invariant: ≥ 1.
     private var nextSequence: UInt32
     private var headerWritten: Bool
+    /// The most plaintext this message may take (nil: no bound), and what it has taken.
+    private let plaintextBytesMax: Int64?
+    private var plaintextBytes: Int64
 
     /// Starts a message.
     ///
@@ -29,10 +32,13 @@ public struct EnvelopeEncryptor: ~Copyable, Sendable {
     ///   - encryptionContext: the context the data key was generated under.
     ///   - frameBytes: plaintext bytes per frame, 1 … `EnvelopeFormat.frameBytesMax`.
     ///   - entropy: where the 32-byte message id comes from.
+    ///   - plaintextBytesMax: if set, `update` refuses plaintext beyond it (a data key from a
+    ///     cache was charged for this many bytes).
     public init(
         dataKey: SecretBytes, encryptedDataKey: [UInt8], keyARN: String, encryptionContext: [String: String],
-        frameBytes: Int = EnvelopeFormat.frameBytesDefault, entropy: some EntropySource
+        frameBytes: Int = EnvelopeFormat.frameBytesDefault, entropy: some EntropySource, plaintextBytesMax: Int64? = nil
     ) throws(EnvelopeError) {
+        if let plaintextBytesMax, plaintextBytesMax < 0 { throw .invalidArgument("plaintextBytesMax must not be negative") }
         let messageID: [UInt8]
         do {
             messageID = try entropy.bytes(count: EnvelopeFormat.messageIDBytes)
@@ -55,11 +61,17 @@ public struct EnvelopeEncryptor: ~Copyable, Sendable {
         pending.reserveCapacity(frameBytes)
         nextSequence = 1
         headerWritten = false
+        self.plaintextBytesMax = plaintextBytesMax
+        plaintextBytes = 0
     }
 
     /// Encrypts `chunk`; returns the bytes to write next (the header first, then every
     /// frame completed by this chunk).
     public mutating func update(_ chunk: ArraySlice<UInt8>) throws(EnvelopeError) -> [UInt8] {
+        if let plaintextBytesMax, Int64(chunk.count) > plaintextBytesMax - plaintextBytes {
+            throw .plaintextExceedsDeclaredSize(declared: plaintextBytesMax)
+        }
+        plaintextBytes += Int64(chunk.count)
         let frameBytes = header.frameBytes
         var out = takeHeader()
         out.reserveCapacity(out.count + (pending.count + chunk.count) / frameBytes

@@ -34,6 +34,9 @@ public enum EnvelopeError: Error, Equatable, Sendable, CustomStringConvertible {
     case trailingData
     /// The message would need more than `EnvelopeFormat.sequenceMax` frames.
     case messageTooLarge
+    /// More plaintext than the encryptor was told to expect (a cached data key was charged
+    /// for the declared size only).
+    case plaintextExceedsDeclaredSize(declared: Int64)
     /// Input kept arriving while the reader waited for the data key.
     case dataKeyNotSupplied
     /// libcrypto failed for a reason other than authentication.
@@ -48,6 +51,8 @@ public enum EnvelopeError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .invalidArgument(what): return "invalid envelope argument: \(what)"
         case let .contextMismatch(key): return "encryption context mismatch at key '\(key)'"
         case .dataKeyMismatch: return "the data key does not match the message's key commitment"
+        case let .plaintextExceedsDeclaredSize(declared):
+            return "more plaintext than the \(declared) bytes declared when the message was started"
         case .headerAuthenticationFailed: return "the envelope header failed authentication"
         case let .malformedFrame(sequence, reason): return "malformed frame \(sequence): \(reason)"
         case let .frameOutOfOrder(expected, found): return "frame out of order: expected \(expected), found \(found)"

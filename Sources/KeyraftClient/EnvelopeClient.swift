@@ -40,14 +40,16 @@ public final class EnvelopeClient: Sendable {
     /// Starts a message under `keyID` bound to `context`.
     ///
     /// - Parameter plaintextBytes: the message's size if known. The cache is used only when
-    ///   it is, because its byte limit must be charged before encrypting.
+    ///   it is, because its byte limit must be charged before encrypting; the encryptor then
+    ///   refuses plaintext beyond it (`EnvelopeError.plaintextExceedsDeclaredSize`).
     public func makeEncryptor(
         keyID: String, context: [String: String], plaintextBytes: Int64? = nil
     ) async throws -> EnvelopeEncryptor {
         let material = try await dataKeyForEncryption(keyID: keyID, context: context, plaintextBytes: plaintextBytes)
+        // The declared size is what the cache charged: the encryptor holds the caller to it.
         return try EnvelopeEncryptor(
             dataKey: material.plaintext, encryptedDataKey: material.encryptedDataKey, keyARN: material.keyARN,
-            encryptionContext: context, frameBytes: frameBytes, entropy: entropy)
+            encryptionContext: context, frameBytes: frameBytes, entropy: entropy, plaintextBytesMax: plaintextBytes)
     }
 
     /// The plaintext data key of a parsed header (KMS Decrypt, or the cache).

@@ -35,6 +35,26 @@ import Testing
             plaintextBytes: Int64(size), headerBytes: header.count, frameBytes: Self.frame))
     }
 
+    /// A data key from the cache is charged for the declared size: the encryptor holds the
+    /// caller to it, exactly at the bound and one byte past it.
+    @Test func declaredSizeIsABound() throws {
+        var encryptor = try EnvelopeEncryptor(
+            dataKey: Fixture.dataKey(), encryptedDataKey: Fixture.encryptedDataKey, keyARN: Fixture.keyARN,
+            encryptionContext: Fixture.context, frameBytes: Self.frame, entropy: SeededEntropy(seed: 3),
+            plaintextBytesMax: 100)
+        var message = try encryptor.update(Fixture.plaintext(60))
+        message += try encryptor.update(Fixture.plaintext(40, seed: 8))
+        #expect(throws: EnvelopeError.plaintextExceedsDeclaredSize(declared: 100)) { try encryptor.update([0]) }
+        message += try encryptor.finish()
+        #expect(try Fixture.decrypt(message) == Fixture.plaintext(60) + Fixture.plaintext(40, seed: 8),
+                "the refused byte left the message as it was")
+        #expect(throws: EnvelopeError.invalidArgument("plaintextBytesMax must not be negative")) {
+            _ = try EnvelopeEncryptor(
+                dataKey: Fixture.dataKey(), encryptedDataKey: Fixture.encryptedDataKey, keyARN: Fixture.keyARN,
+                encryptionContext: Fixture.context, entropy: SeededEntropy(seed: 3), plaintextBytesMax: -1)
+        }
+    }
+
     @Test func largeMessageAtDefaultFrameSize() throws {
         let plaintext = Fixture.plaintext(3 * EnvelopeFormat.frameBytesDefault + 12_345)
         let message = try Fixture.encrypt(plaintext, frameBytes: EnvelopeFormat.frameBytesDefault, chunkBytes: 100_000)
