@@ -21,6 +21,7 @@
 # Usage: scripts/bench-suite.sh
 #   SECONDS_PER_CASE=10 CONNECTIONS=32 ROUNDS=3 SCALE_KEYS="10000 100000" SCRATCH=.build-release
 #   PROFILE=1   also record `perf` on the three nodes during a Decrypt run and print where the time goes
+#   ONLY=decrypt  only the Decrypt comparison with the bare NIO server (1 and 3 nodes, 1 and 2 generator threads)
 #   KEEP=1      keep the temporary folder (results/*.json, logs, perf; about 4 GB with the scale cluster)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -236,17 +237,23 @@ PY
 note "machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); the clusters, servers and load generator share it"
 echo "keyraft server processes already running on this machine (not ours): $(pgrep -f 'keyraft server' | wc -l)"
 
+# everything: no ONLY; a part: ONLY=decrypt runs the Decrypt comparison alone.
+everything() { [ -z "${ONLY:-}" ]; }
+[ -z "${ONLY:-}" ] || [ "${ONLY:-}" = decrypt ] || { echo "ONLY must be empty or decrypt"; exit 2; }
+
 note "starting: main (3 nodes, lease reads), lin (3 nodes, linearizable reads), single (1 node), the bare NIO server"
 start_cluster main 3
 main_pid=$cluster_pid
 main="$work/main"
-# lin: a first start creates the folder; then readConsistency: linearizable in node-N.yaml.
-start_cluster lin 3
-stop_cluster "$cluster_pid"
-sed -i 's/^readConsistency: lease$/readConsistency: linearizable/' "$work"/lin/node-*.yaml
-grep -q '^readConsistency: linearizable$' "$work/lin/node-1.yaml"
-start_cluster lin 3
-lin_pid=$cluster_pid
+if everything; then
+  # lin: a first start creates the folder; then readConsistency: linearizable in node-N.yaml.
+  start_cluster lin 3
+  stop_cluster "$cluster_pid"
+  sed -i 's/^readConsistency: lease$/readConsistency: linearizable/' "$work"/lin/node-*.yaml
+  grep -q '^readConsistency: linearizable$' "$work/lin/node-1.yaml"
+  start_cluster lin 3
+  lin_pid=$cluster_pid
+fi
 start_cluster single 1
 single_pid=$cluster_pid
 port=$(free_port)
@@ -267,6 +274,7 @@ for round in $(seq 1 "$rounds"); do
     --server-pids "$baseline_pid" --connections "$connections" --seconds "$seconds" --threads 2
   load "single-decrypt-t2-r$round" --dir "$work/single" --op decrypt --connections "$connections" --seconds "$seconds" --threads 2
   load "keyraft-decrypt-t2-r$round" --dir "$main" --op decrypt --connections "$connections" --seconds "$seconds" --threads 2
+  everything || continue
   note "round $round of $rounds: Decrypt, lease against linearizable reads, every node and the two followers only"
   load "linearizable-decrypt-r$round" --dir "$work/lin" --op decrypt --connections "$connections" --seconds "$seconds"
   load "keyraft-decrypt-followers-r$round" --dir "$main" --only followers --op decrypt --connections "$connections" --seconds "$seconds"
@@ -277,7 +285,7 @@ for round in $(seq 1 "$rounds"); do
 done
 kill -TERM "$baseline_pid"; wait "$baseline_pid" 2>/dev/null || true
 stop_cluster "$single_pid"
-stop_cluster "$lin_pid"
+everything && stop_cluster "$lin_pid"
 
 if [ "${PROFILE:-0}" = 1 ] && command -v perf >/dev/null; then
   note "perf: the three nodes of main during a Decrypt run"
@@ -293,6 +301,13 @@ if [ "${PROFILE:-0}" = 1 ] && command -v perf >/dev/null; then
   echo "inclusive time (with callees) of the request path's steps, share of the nodes' CPU:"
   grep -E ' (APIHandler\.(handle|respond)|SigV4Verifier\.verify|static SigV4AuthorizationHeader\.parse|static KMSRequestDecoder\.decode|FileAuditSink\.record|static KMSResponseEncoder\.encode|NodeHost\.flush|KeyraftNode\.submit|NIOSSLHandler\.(channelReadComplete|flush)|UUID\.init|NodeMetrics\.record)\(' \
     "$work/perf-children.txt" | awk '!seen[$0]++' | cut -c1-120 | sed -n 1,20p
+fi
+
+if ! everything; then
+  stop_cluster "$main_pid"
+  note "summary (suite took $(( $(date +%s) - suite_started )) s)"
+  python3 "$work/report.py" summary "$results"
+  exit 0
 fi
 
 for op in generate-data-key encrypt mixed; do
