@@ -70,7 +70,9 @@ final class SimMachine {
 /// Events of the simulation.
 enum SimEvent {
     case tick(NodeID, incarnation: Int)
-    case deliver(PeerMessage, from: NodeID, to: NodeID)
+    /// Boxed: a message is 170 bytes, and every event is copied into the queue and out
+    /// again; unboxed, those copies of mostly-small events were 6 % of the wall time.
+    indirect case deliver(PeerMessage, from: NodeID, to: NodeID)
     case client(Int)
     case fault
     case heal
