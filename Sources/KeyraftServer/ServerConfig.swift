@@ -1,5 +1,6 @@
 import Foundation
 import KeyraftNode
+import NIOCore
 import RaftCore
 import Transport
 import Yams
@@ -23,6 +24,7 @@ import Yams
 ///     readConsistency: lease        # or linearizable
 ///     maxStalenessMs: 5000
 ///     snapshotEveryEntries: 1000    # snapshot the KMS state and compact the log this often
+///     eventLoopThreads: 2           # default: cores, at least 2, at most 4; 1 = everything on the node's loop
 ///     auditDir: node-1-audit        # default: <dataDir>-audit
 ///     pidFile: node-1.pid
 ///     logLevel: info
@@ -49,6 +51,10 @@ public struct ServerConfig: Sendable, Equatable {
     /// Applied entries between snapshots of the KMS state (each one serialises the whole
     /// state on the node's loop: raise it for very many keys).
     public var snapshotEveryEntries: Int
+    /// Threads of the process's event loops (API, peer links, admin); the node runs on one
+    /// of them. With 1, every request is served on the node's own loop without a hop
+    /// between threads.
+    public var eventLoopThreads: Int
     public var auditDir: String
     public var pidFile: String?
     public var logLevel: String
@@ -84,6 +90,7 @@ public struct ServerConfig: Sendable, Equatable {
         var readConsistency: String?
         var maxStalenessMs: Int64?
         var snapshotEveryEntries: Int?
+        var eventLoopThreads: Int?
         var auditDir: String?
         var pidFile: String?
         var logLevel: String?
@@ -165,10 +172,15 @@ public struct ServerConfig: Sendable, Equatable {
         guard (10...10_000_000).contains(snapshotEveryEntries) else {
             throw Invalid("snapshotEveryEntries must be between 10 and 10000000")
         }
+        eventLoopThreads = file.eventLoopThreads ?? Self.eventLoopThreadsDefault
+        guard (1...64).contains(eventLoopThreads) else { throw Invalid("eventLoopThreads must be between 1 and 64") }
         auditDir = file.auditDir.map(resolve) ?? dataDir + "-audit"
         pidFile = file.pidFile.map(resolve)
         logLevel = file.logLevel ?? "info"
     }
+
+    /// One per core, at least 2 and at most 4.
+    public static var eventLoopThreadsDefault: Int { max(2, min(System.coreCount, 4)) }
 
     static func address(_ text: String, field: String) throws -> PeerAddress {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),

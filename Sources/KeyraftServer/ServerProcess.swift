@@ -56,7 +56,7 @@ public final class ServerProcess: @unchecked Sendable {
             throw ServerConfig.Invalid("storage at \(config.dataDir): \(error)")
         }
         self.storage = storage
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(2, min(System.coreCount, 4)))
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: config.eventLoopThreads)
         self.group = group
         let loop = group.next()
         let hostBox = NIOLockedValueBox<NodeHost?>(nil)

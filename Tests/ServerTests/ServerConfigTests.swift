@@ -31,6 +31,7 @@ final class ServerConfigTests: XCTestCase {
             "readConsistency: lease",
             "maxStalenessMs: 4000",
             "snapshotEveryEntries: 50000",
+            "eventLoopThreads: 1",
             "pidFile: node-1.pid",
         ]
         return lines.map { line in
@@ -76,6 +77,7 @@ final class ServerConfigTests: XCTestCase {
         XCTAssertEqual(config.readConsistency, .lease(maxStalenessMs: 4_000))
         XCTAssertEqual(config.snapshotEveryEntries, 50_000)
         XCTAssertEqual(config.nodeConfig.snapshotEveryEntries, 50_000)
+        XCTAssertEqual(config.eventLoopThreads, 1)
     }
 
     func testDefaultsApplyWhenOptionalFieldsAreAbsent() throws {
@@ -96,11 +98,13 @@ final class ServerConfigTests: XCTestCase {
         XCTAssertEqual(config.region, "us-east-1")
         XCTAssertNil(config.pidFile)
         XCTAssertEqual(config.snapshotEveryEntries, NodeConfig(id: NodeID(4)).snapshotEveryEntries)
+        XCTAssertEqual(config.eventLoopThreads, ServerConfig.eventLoopThreadsDefault)
     }
 
     func testSnapshotIntervalOutOfRangeIsRefused() {
         assertInvalid(["snapshotEveryEntries": "snapshotEveryEntries: 0"], mentions: "snapshotEveryEntries")
         assertInvalid(["snapshotEveryEntries": "snapshotEveryEntries: 99999999"], mentions: "snapshotEveryEntries")
+        assertInvalid(["eventLoopThreads": "eventLoopThreads: 0"], mentions: "eventLoopThreads")
     }
 
     func testNodeIDZeroIsRefused() {
