@@ -100,12 +100,17 @@ extension KMSService {
     public func dueMaintenance(now: Timestamp, entropy: some EntropySource, limit: Int) -> [KMSCommand] {
         precondition(limit > 0)
         var commands: [KMSCommand] = []
+        let keys = state.keys
         for id in state.sortedKeyIDs where commands.count < limit {
-            let key = state.keys[id]!
-            if key.state == .pendingDeletion, let date = key.deletionDate, date <= now {
+            // The leader scans every key every scheduler round: read the dates in place
+            // (through the values view) instead of copying each whole record out.
+            guard let position = keys.index(forKey: id) else { preconditionFailure("key index out of sync") }
+            let status = keys.values[position].state
+            if status == .pendingDeletion, let date = keys.values[position].deletionDate, date <= now {
                 commands.append(.deleteKey(id, at: now))
-            } else if key.state == .enabled, key.rotation.enabled, let next = key.rotation.nextRotationDate, next <= now,
-                      let rotation = try? newVersion(of: key, type: .automatic, now: now, entropy: entropy) {
+            } else if status == .enabled, keys.values[position].rotation.enabled,
+                      let next = keys.values[position].rotation.nextRotationDate, next <= now,
+                      let rotation = try? newVersion(of: keys.values[position], type: .automatic, now: now, entropy: entropy) {
                 commands.append(.rotateKey(rotation))
             }
         }
