@@ -90,8 +90,15 @@ final class SimWorld {
     var queue = EventQueue<SimEvent>(capacity: 2_000_000)
     var machines: [SimMachine] = []
     var trace = TraceHasher()
-    /// Directed links that currently drop everything: (from, to).
-    var blocked: Set<[UInt64]> = []
+    /// Directed links that currently drop everything. Looked up for every message sent
+    /// and delivered, so a pair of ids rather than an array (which allocated per lookup).
+    var blocked: Set<Link> = []
+
+    /// A directed link between two machines.
+    struct Link: Hashable {
+        let from: NodeID
+        let to: NodeID
+    }
     let rootKey: SecretBytes
     let kmsConfig = KMSConfig()
     var onNodeStarted: ((SimMachine) -> Void)?
@@ -143,9 +150,9 @@ final class SimWorld {
         }
     }
 
-    func isBlocked(_ from: NodeID, _ to: NodeID) -> Bool { blocked.contains([from.rawValue, to.rawValue]) }
+    func isBlocked(_ from: NodeID, _ to: NodeID) -> Bool { !blocked.isEmpty && blocked.contains(Link(from: from, to: to)) }
 
-    func block(_ from: NodeID, _ to: NodeID) { blocked.insert([from.rawValue, to.rawValue]) }
+    func block(_ from: NodeID, _ to: NodeID) { blocked.insert(Link(from: from, to: to)) }
 
     // MARK: Nodes
 

@@ -177,7 +177,7 @@ final class KMSWorkload {
             retry(operation, client: client, attempt: attempt)  // connection refused or no answer
             return
         }
-        world.trace.add("submit c\(client) n\(machine.id)")
+        world.trace.add(ClientTraceEvent.submit(client: client, node: machine.id))
         node.submit(request, principal: principal) { [weak self] result in
             self?.completed(operation, request: request, result: result, client: client, attempt: attempt,
                             node: machine.id, invokeMs: invokeMs)
@@ -211,7 +211,7 @@ final class KMSWorkload {
     private func completed(_ operation: Operation, request: NodeRequest, result: Result<NodeResponse, KMSError>,
                            client: Int, attempt: Int, node: NodeID, invokeMs: Int64) {
         let now = world.nowMs
-        world.trace.add("done c\(client) n\(node) \(outcomeName(result))")
+        world.trace.add(ClientTraceEvent.done(client: client, node: node, outcome: outcomeName(result)))
         record(operation, request: request, result: result, client: client, invokeMs: invokeMs, completeMs: now)
         if case let .failure(error) = result, error.code == .dependencyTimeout {
             retry(operation, client: client, attempt: attempt)
