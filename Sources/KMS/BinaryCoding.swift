@@ -22,7 +22,13 @@ struct ByteWriter {
         bytes.append(contentsOf: value)
     }
 
-    mutating func string(_ value: String) { blob(Array(value.utf8)) }
+    /// Like `blob` of the UTF-8 bytes, without copying them into an array first.
+    mutating func string(_ value: String) {
+        let count = value.utf8.count
+        precondition(count <= ByteReader.blobBytesMax, "blob exceeds the encoding's limit")
+        u32(UInt32(count))
+        bytes.append(contentsOf: value.utf8)
+    }
 
     mutating func optionalString(_ value: String?) {
         bool(value != nil)
