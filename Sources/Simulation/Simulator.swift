@@ -144,15 +144,15 @@ public final class Simulator {
                 noticeHalt(machine)
             }
             world.schedule(.tick(id, incarnation: incarnation), in: world.tickInterval(machine))
-        case let .deliver(message, from, to):
-            let machine = world.machine(to)
-            guard !world.isBlocked(from, to), let node = machine.node, !machine.paused else { return }
+        case let .deliver(delivery):
+            let machine = world.machine(delivery.to)
+            guard !world.isBlocked(delivery.from, delivery.to), let node = machine.node, !machine.paused else { return }
             if machine.busyUntilMs > world.nowMs {
-                world.schedule(.deliver(message, from: from, to: to), in: machine.busyUntilMs - world.nowMs)
+                world.schedule(.deliver(delivery), in: machine.busyUntilMs - world.nowMs)
                 return
             }
-            world.trace.add(from.rawValue, to.rawValue, messageTag(message))
-            node.receive(message, from: from)
+            world.trace.add(delivery.from.rawValue, delivery.to.rawValue, messageTag(delivery.message))
+            node.receive(delivery.message, from: delivery.from)
             noticeHalt(machine)
         case let .client(client):
             if client < 0 { workload.retryFired(-client - 1) } else { workload.step(client) }
