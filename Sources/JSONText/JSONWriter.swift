@@ -20,7 +20,11 @@ public struct JSONWriter {
     public mutating func string(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
         // Fast path, almost every string: nothing to escape, one copy.
-        if !text.utf8.contains(where: Self.needsEscape) {
+        let plain = text.utf8.withContiguousStorageIfAvailable { bytes in
+            for byte in bytes where Self.needsEscape(byte) { return false }
+            return true
+        } ?? !text.utf8.contains(where: Self.needsEscape)
+        if plain {
             bytes.append(contentsOf: text.utf8)
             bytes.append(UInt8(ascii: "\""))
             return
@@ -44,6 +48,7 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
+    @inline(__always)
     private static func needsEscape(_ byte: UInt8) -> Bool {
         byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
     }

@@ -79,6 +79,7 @@ enum SigV4Text {
     }
 
     /// True for the bytes SigV4 treats as whitespace in header values: SP, HTAB, CR, LF.
+    @inline(__always)
     static func isWhitespace(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A
     }
@@ -133,7 +134,7 @@ enum SigV4Text {
     /// True when `collapsedHeaderValue(value) == value`: no whitespace at either end, and
     /// whitespace inside only as single spaces. One pass, no allocation.
     static func isCollapsed(_ value: String) -> Bool {
-        value.utf8.withContiguousStorageIfAvailable(isCollapsed) ?? isCollapsed(Array(value.utf8))
+        value.utf8.withContiguousStorageIfAvailable { isCollapsed($0) } ?? isCollapsed(Array(value.utf8))
     }
 
     private static func isCollapsed(_ bytes: some Collection<UInt8>) -> Bool {
