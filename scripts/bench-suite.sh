@@ -22,6 +22,7 @@
 #   SECONDS_PER_CASE=10 CONNECTIONS=32 ROUNDS=3 SCALE_KEYS="10000 100000" SCRATCH=.build-release
 #   PROFILE=1   also record `perf` on the three nodes during a Decrypt run and print where the time goes
 #   ONLY=decrypt  only the Decrypt comparison with the bare NIO server (1 and 3 nodes, 1 and 2 generator threads)
+#   EVENT_LOOP_THREADS=N  eventLoopThreads of every node of main and single (default: the server's default)
 #   KEEP=1      keep the temporary folder (results/*.json, logs, perf; about 4 GB with the scale cluster)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,6 +84,15 @@ start_cluster() {
   exit 1
 }
 stop_cluster() { kill -TERM "$1"; wait "$1" 2>/dev/null || true; }
+
+# start_tuned NAME NODES: start_cluster, then again with eventLoopThreads set when EVENT_LOOP_THREADS is.
+start_tuned() {
+  start_cluster "$1" "$2"
+  [ -n "${EVENT_LOOP_THREADS:-}" ] || return 0
+  stop_cluster "$cluster_pid"
+  for file in "$work/$1"/node-*.yaml; do echo "eventLoopThreads: $EVENT_LOOP_THREADS" >>"$file"; done
+  start_cluster "$1" "$2"
+}
 
 # load NAME ARGS...: one keyraft-bench load run, JSON in results/NAME.json, a table on stdout.
 load() {
@@ -242,7 +252,7 @@ everything() { [ -z "${ONLY:-}" ]; }
 [ -z "${ONLY:-}" ] || [ "${ONLY:-}" = decrypt ] || { echo "ONLY must be empty or decrypt"; exit 2; }
 
 note "starting: main (3 nodes, lease reads), lin (3 nodes, linearizable reads), single (1 node), the bare NIO server"
-start_cluster main 3
+start_tuned main 3
 main_pid=$cluster_pid
 main="$work/main"
 if everything; then
@@ -254,7 +264,7 @@ if everything; then
   start_cluster lin 3
   lin_pid=$cluster_pid
 fi
-start_cluster single 1
+start_tuned single 1
 single_pid=$cluster_pid
 port=$(free_port)
 "$bin/keyraft-bench" baseline-server --port "$port" --cert "$main/node-1.pem" --key "$main/node-1.key" >"$work/baseline.log" 2>&1 &
