@@ -21,7 +21,10 @@ enum Quorum {
         var matched = voters.map { match($0) ?? .zero }
         matched.sort(by: >)
         let result = matched[size(voters.count) - 1]
-        precondition(matched.filter { $0 >= result }.count >= size(voters.count), "quorum index not held by a majority")
+        // Counted in place (this runs on every acknowledgement the leader receives).
+        var holding = 0
+        for index in matched where index >= result { holding += 1 }
+        precondition(holding >= size(voters.count), "quorum index not held by a majority")
         return result
     }
 
