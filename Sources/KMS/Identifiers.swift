@@ -82,15 +82,17 @@ public struct KeyID: Hashable, Comparable, Sendable, CustomStringConvertible {
     func write(into out: UnsafeMutableBufferPointer<UInt8>, at start: Int) -> Int {
         precondition(start >= 0 && start + KeyID.textLength <= out.count, "no room for a key id")
         var position = start
-        for digit in 0..<32 {
-            if digit == 8 || digit == 12 || digit == 16 || digit == 20 {
+        for i in 0..<KeyID.byteCount {
+            let word = i < 8 ? high : low
+            let byte = UInt8(truncatingIfNeeded: word >> UInt64(56 - 8 * (i % 8)))
+            let upper = byte >> 4, lower = byte & 0x0F
+            out[position] = upper < 10 ? UInt8(ascii: "0") + upper : UInt8(ascii: "a") - 10 + upper
+            out[position + 1] = lower < 10 ? UInt8(ascii: "0") + lower : UInt8(ascii: "a") - 10 + lower
+            position += 2
+            if i == 3 || i == 5 || i == 7 || i == 9 {
                 out[position] = UInt8(ascii: "-")
                 position += 1
             }
-            let word = digit < 16 ? high : low
-            let nibble = UInt8(truncatingIfNeeded: word >> UInt64(60 - 4 * (digit % 16))) & 0x0F
-            out[position] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
-            position += 1
         }
         assert(position == start + KeyID.textLength, "a key id prints as 36 characters")
         return position
