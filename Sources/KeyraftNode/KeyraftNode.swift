@@ -21,8 +21,13 @@ public final class KeyraftNode {
     /// a request of this one.
     let incarnation: UInt64
 
-    var ticks: UInt64 = 0
-    var nextSequence: UInt64 = 1
+    // `@exclusivity(unchecked)` marks scalar state whose every access is one load or store,
+    // with no call inside the access: no other access can overlap it, so the runtime
+    // exclusivity check (a thread-local lookup per access, several per Raft input) could
+    // never fire. Collections and the Raft core stay checked: their accesses span closures
+    // and calls into storage. (docs/BENCHMARKS.md, "Simulator speed".)
+    @exclusivity(unchecked) var ticks: UInt64 = 0
+    @exclusivity(unchecked) var nextSequence: UInt64 = 1
     /// Writes waiting for their entry to be applied here (or for the leader to refuse them).
     var pendingWrites: [UInt64: PendingRequest] = [:]
     /// Reads waiting for the lease, or for their ReadIndex batch to be applied.
@@ -32,14 +37,14 @@ public final class KeyraftNode {
     var lease: ReadLease
     /// Keys the scheduler has a maintenance command in flight for, until the given tick.
     var maintenanceInFlight: [KeyID: UInt64] = [:]
-    var lastSnapshotIndex: LogIndex
-    public private(set) var softState = SoftState(leader: nil, role: .follower)
+    @exclusivity(unchecked) var lastSnapshotIndex: LogIndex
+    @exclusivity(unchecked) public private(set) var softState = SoftState(leader: nil, role: .follower)
     /// The last hard state handed out for persistence.
-    private var lastHardState = HardState()
+    @exclusivity(unchecked) private var lastHardState = HardState()
     /// True between `ready()` and `advance()`, when the core must not be re-entered.
-    private var handlingReady = false
+    @exclusivity(unchecked) private var handlingReady = false
     /// True inside `batch(_:)`: events wait for one Ready pass at its end.
-    private var batching = false
+    @exclusivity(unchecked) private var batching = false
     /// Submissions made by completions while a Ready was being handled.
     private var deferredSubmissions: [(NodeRequest, Principal, NodeCompletion)] = []
     /// Forwarded writes already proposed, until the given tick: a duplicated forward
@@ -49,14 +54,14 @@ public final class KeyraftNode {
     /// bound over that window.
     private var recentForwards: [RequestOrigin: UInt64] = [:]
     /// When this node last became leader (monotonic ms); nil while it is not the leader.
-    private var leaderSinceMs: Int64?
+    @exclusivity(unchecked) private var leaderSinceMs: Int64?
     /// When this leader last started a leadership transfer (monotonic ms).
-    private var transferStartedMs: Int64 = .min
+    @exclusivity(unchecked) private var transferStartedMs: Int64 = .min
     /// Set when the known leader changed during a Ready: in-flight writes are failed after
     /// that Ready's committed entries are applied (those may complete some of them).
-    private var failInFlightWrites = false
+    @exclusivity(unchecked) private var failInFlightWrites = false
     /// Set when storage failed or a committed entry did not decode: the node stops.
-    public private(set) var haltReason: String?
+    @exclusivity(unchecked) public private(set) var haltReason: String?
     /// Observers for the simulator's checkers and for metrics; never change behaviour.
     public var onApply: ((Entry) -> Void)?
     public var onRoleChange: ((SoftState) -> Void)?
@@ -122,7 +127,7 @@ public final class KeyraftNode {
     public var isHalted: Bool { haltReason != nil }
     public var status: RaftStatus { raft.status }
     /// The last index applied to the KMS state (kept here: `raft.status` builds a whole report).
-    public private(set) var appliedIndex: LogIndex
+    @exclusivity(unchecked) public private(set) var appliedIndex: LogIndex
     public func leaseIsValid() -> Bool { lease.isValid(nowMs: clock.monotonicMs) }
 
     // MARK: Events
