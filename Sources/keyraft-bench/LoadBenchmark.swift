@@ -182,7 +182,8 @@ struct LoadBenchmark {
         let plan = LoadPlan(
             endpoints: endpoints, tls: tls, signer: SigV4Signer(credentials: credentials, region: options.region, service: "kms"),
             bodies: bodies, schedules: [[.createKey], schedule], writeConnections: options.writeConnections, started: started,
-            deadline: started + .nanoseconds(Int64((options.seconds ?? 900) * 1e9)),
+            // A --count run is bounded too, by --seconds if given, else generously.
+            deadline: started + .nanoseconds(Int64((options.seconds ?? Self.countRunSecondsMax) * 1e9)),
             tickets: options.count.map { NIOLockedValueBox($0) }, timeoutMs: options.timeoutMs)
         let killedAt = NIOLockedValueBox<(node: Int, micros: UInt64)?>(nil)
         var killer: Thread?
@@ -221,7 +222,14 @@ struct LoadBenchmark {
         var restartedMs: Double?
         if let killed, let cluster { restartedMs = try restart(node: killed.node, cluster: cluster) }
         report(total, endpoints: endpoints, elapsed: elapsed, killed: killed, restartedMs: restartedMs, cpu: cpu)
+        if let count = options.count, let left = plan.tickets?.withLockedValue({ $0 }), left > 0 {
+            // A count that was not reached is a failed run, not a short one.
+            throw SignedClient.Failure(description: "stopped by the time limit with \(count - left) of \(count) requests sent")
+        }
     }
+
+    /// The time limit of a `--count` run without `--seconds`.
+    static let countRunSecondsMax: Double = 6 * 3_600
 
     /// Starts a killed node again and waits until it has applied what the leader committed.
     private func restart(node: Int, cluster: ClusterView) throws -> Double {
