@@ -12,7 +12,11 @@ public final class KeyraftNode {
     public let id: NodeID
     public let config: NodeConfig
     public let kms: KMSService
-    var raft: RawNode
+    /// Unchecked by the runtime's exclusivity enforcement: every access is one call into
+    /// the core, which calls out only to `storage` (reads) and its random generator, and
+    /// neither holds this node, so no access to `raft` can begin while another is active.
+    /// Checked, this was the most frequent runtime exclusivity check of a simulation.
+    @exclusivity(unchecked) var raft: RawNode
     let storage: any NodeStorage
     let network: any PeerNetwork
     let clock: any NodeClock
@@ -21,20 +25,22 @@ public final class KeyraftNode {
     /// a request of this one.
     let incarnation: UInt64
 
-    // `@exclusivity(unchecked)` marks scalar state whose every access is one load or store,
-    // with no call inside the access: no other access can overlap it, so the runtime
-    // exclusivity check (a thread-local lookup per access, several per Raft input) could
-    // never fire. Collections and the Raft core stay checked: their accesses span closures
-    // and calls into storage. (docs/BENCHMARKS.md, "Simulator speed".)
+    // `@exclusivity(unchecked)` marks state no two accesses of which can overlap, so the
+    // runtime exclusivity check (a thread-local lookup per access, several per Raft input;
+    // docs/BENCHMARKS.md, "Simulator speed") could never fire: scalars, whose every access
+    // is one load or store; the read queues and the lease, whose accesses call only pure
+    // predicates and struct methods (completions and re-submissions always run on a copy
+    // taken before, never inside an access); and the Raft core (see `raft`). The write
+    // table and the forwarding memory keep the check.
     @exclusivity(unchecked) var ticks: UInt64 = 0
     @exclusivity(unchecked) var nextSequence: UInt64 = 1
     /// Writes waiting for their entry to be applied here (or for the leader to refuse them).
     var pendingWrites: [UInt64: PendingRequest] = [:]
     /// Reads waiting for the lease, or for their ReadIndex batch to be applied.
-    var pendingReads: [PendingRead] = []
+    @exclusivity(unchecked) var pendingReads: [PendingRead] = []
     /// ReadIndex rounds in flight or answered: sequence, answer, the tick it was sent.
-    var readBatches: [(sequence: UInt64, index: LogIndex?, sentTick: UInt64)] = []
-    var lease: ReadLease
+    @exclusivity(unchecked) var readBatches: [(sequence: UInt64, index: LogIndex?, sentTick: UInt64)] = []
+    @exclusivity(unchecked) var lease: ReadLease
     /// Keys the scheduler has a maintenance command in flight for, until the given tick.
     var maintenanceInFlight: [KeyID: UInt64] = [:]
     @exclusivity(unchecked) var lastSnapshotIndex: LogIndex
@@ -46,7 +52,7 @@ public final class KeyraftNode {
     /// True inside `batch(_:)`: events wait for one Ready pass at its end.
     @exclusivity(unchecked) private var batching = false
     /// Submissions made by completions while a Ready was being handled.
-    private var deferredSubmissions: [(NodeRequest, Principal, NodeCompletion)] = []
+    @exclusivity(unchecked) private var deferredSubmissions: [(NodeRequest, Principal, NodeCompletion)] = []
     /// Forwarded writes already proposed, until the given tick: a duplicated forward
     /// message must not apply a write twice. Kept for the origin's request timeout plus an
     /// election timeout (the origin never re-sends after its timeout), bounded by
