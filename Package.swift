@@ -100,11 +100,11 @@ let package = Package(
         .target(name: "Audit", dependencies: ["KeyraftCrypto", "JSONText"], swiftSettings: strict),
         // The deterministic simulator: the real node code on simulated disk, network and time.
         // Release builds of this target only (never the node code it runs: RaftCore,
-        // KeyraftNode and KMS keep every check) skip the runtime exclusivity checks on its
-        // own single-threaded classes: the simulated disk is read through a class property
-        // several times per Raft input, and those checks were 9 % of a simulation's
-        // instructions (docs/BENCHMARKS.md, "Simulator speed"). Debug builds, which the
-        // simulator tests run, keep them.
+        // KeyraftNode and KMS are compiled exactly as for the server) skip the runtime
+        // exclusivity checks on its own single-threaded classes: the simulated disk is
+        // read through a class property several times per Raft input, and those checks
+        // were 9 % of a simulation's instructions (docs/BENCHMARKS.md, "Simulator speed").
+        // Debug builds, which the simulator tests run, keep them.
         .target(
             name: "Simulation",
             dependencies: ["KeyraftNode", "RaftCore", "KMS", "KeyraftCrypto", "KeyraftCryptoDeterministic", "Linearizability"],
