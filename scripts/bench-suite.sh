@@ -22,7 +22,8 @@
 #   SECONDS_PER_CASE=10 CONNECTIONS=32 ROUNDS=3 SCALE_KEYS="10000 100000" SCRATCH=.build-release
 #   PROFILE=1   also record `perf` on the three nodes during a Decrypt run and print where the time goes
 #   ONLY=decrypt  only the Decrypt comparison with the bare NIO server (1 and 3 nodes, 1 and 2 generator threads)
-#   EVENT_LOOP_THREADS=N  eventLoopThreads of every node of main and single (default: the server's default)
+#   EVENT_LOOP_THREADS=N  eventLoopThreads of every node of main and single, and the bare server's threads
+#                         (default: the server's default for both)
 #   KEEP=1      keep the temporary folder (results/*.json, logs, perf; about 4 GB with the scale cluster)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -267,7 +268,9 @@ fi
 start_tuned single 1
 single_pid=$cluster_pid
 port=$(free_port)
-"$bin/keyraft-bench" baseline-server --port "$port" --cert "$main/node-1.pem" --key "$main/node-1.key" >"$work/baseline.log" 2>&1 &
+# The bare server gets the nodes' thread count, so the comparison stays like for like.
+"$bin/keyraft-bench" baseline-server --port "$port" --cert "$main/node-1.pem" --key "$main/node-1.key" \
+  ${EVENT_LOOP_THREADS:+--threads "$EVENT_LOOP_THREADS"} >"$work/baseline.log" 2>&1 &
 baseline_pid=$!
 pids+=("$baseline_pid")
 for _ in $(seq 1 100); do grep -q 'baseline-server: https' "$work/baseline.log" && break; sleep 0.1; done
