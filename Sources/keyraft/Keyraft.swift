@@ -223,18 +223,29 @@ struct Cluster: ParsableCommand {
     }
 
     struct Snapshot: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Snapshot every reachable node's state now and compact its log.")
+        static let configuration = CommandConfiguration(
+            abstract: "Snapshot every node's state now and compact its log; exits 1 if any node did not.")
+
+        /// A snapshot serialises the whole state: seconds with a million keys.
+        static let timeoutMs: Int64 = 120_000
+
         func run() throws {
             let environment = try AdminEnvironment()
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             defer { try? group.syncShutdownGracefully() }
+            var failed = 0
             for endpoint in environment.endpoints {
                 do {
-                    let answer = try environment.call("Snapshot", on: endpoint, group: group)
+                    let answer = try environment.call("Snapshot", on: endpoint, group: group, timeoutMs: Self.timeoutMs)
                     print("\(endpoint): snapshot at index \(answer["SnapshotIndex"] ?? "?")")
                 } catch {
+                    failed += 1
                     print("\(endpoint): \(error)")
                 }
+            }
+            if failed > 0 {
+                print("\(failed) of \(environment.endpoints.count) node(s) did not snapshot")
+                throw ExitCode.failure
             }
         }
     }

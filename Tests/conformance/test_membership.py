@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import socket
 import ssl
 import threading
 import time
@@ -217,6 +218,21 @@ def test_cluster_status_shows_one_leader_and_every_nodes_indexes(members):
     # The CLI reports what GetNodeStatus answers.
     direct = members.status(leader)
     assert direct["Term"] == by_node[leader]["Term"] and direct["Role"] == "Leader"
+
+
+def test_cluster_snapshot_fails_when_a_node_does_not_answer(members):
+    """`keyraft cluster snapshot` snapshots every node it can reach, and exits non-zero naming
+    the count when one (here an endpoint nothing listens on) did not."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"https://127.0.0.1:{probe.getsockname()[1]}"
+    endpoints = [members.endpoint(n) for n in ORIGINAL] + [closed]
+    result = members.keyraft("cluster", "snapshot", endpoints=endpoints)
+    assert result.returncode != 0, result.stdout + result.stderr
+    for n in ORIGINAL:
+        assert re.search(rf"^{re.escape(members.endpoint(n))}: snapshot at index \d+$", result.stdout, re.MULTILINE), result.stdout
+    assert re.search(rf"^{re.escape(closed)}: ", result.stdout, re.MULTILINE), result.stdout
+    assert f"1 of {len(endpoints)} node(s) did not snapshot" in result.stdout, result.stdout
 
 
 # MARK: - Adding a node
