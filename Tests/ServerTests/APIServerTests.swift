@@ -190,9 +190,10 @@ final class APIServerTests: XCTestCase {
         XCTAssertEqual(dispatcher.received.count, 1, "the oversized request was not dispatched")
     }
 
-    /// A request whose body stops arriving is cut off after `requestTimeoutMs` (slow clients),
-    /// although no timer runs for requests that arrive whole.
-    func testRequestStuckMidBodyIsClosedAfterTheRequestTimeout() throws {
+    /// Sends `bytes` to a server with a 300 ms request timeout (and an idle timeout too long
+    /// to matter) and asserts it closes the connection without dispatching anything.
+    private func assertCutOffAfterRequestTimeout(_ bytes: String, _ what: String,
+                                                 file: StaticString = #filePath, line: UInt = #line) throws {
         var config = APIServerConfig(host: "127.0.0.1", port: 0,
                                      certificatePath: fixture.certificates.nodeCertificatePath(nodeID: 1),
                                      privateKeyPath: fixture.certificates.nodeKeyPath(nodeID: 1), region: Self.region)
@@ -209,42 +210,29 @@ final class APIServerTests: XCTestCase {
         tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(fixture.caPath))
         let client = try RawTLSClient.connect(group: group, port: slowPort, configuration: tls, serverHostname: nil)
         defer { client.close() }
-        client.write(Array("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{\"Limit\"".utf8))
         let closed = NIOLockedValueBox(false)
         client.channel.closeFuture.whenComplete { _ in closed.withLockedValue { $0 = true } }
-        XCTAssertTrue(waitUntil(timeoutMs: 10_000) { closed.withLockedValue { $0 } },
-                      "a request stuck mid-body was not cut off")
-        XCTAssertTrue(dispatcher.received.isEmpty)
+        client.write(Array(bytes.utf8))
+        XCTAssertTrue(waitUntil(timeoutMs: 10_000) { closed.withLockedValue { $0 } }, "\(what) was not cut off",
+                      file: file, line: line)
+        XCTAssertTrue(dispatcher.received.isEmpty, file: file, line: line)
+    }
+
+    /// A request whose body stops arriving is cut off after `requestTimeoutMs` (slow clients),
+    /// although no timer runs for requests that arrive whole.
+    func testRequestStuckMidBodyIsClosedAfterTheRequestTimeout() throws {
+        try assertCutOffAfterRequestTimeout("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{\"Limit\"",
+                                            "a request stuck mid-body")
     }
 
     /// The same for a partial request that arrived pipelined behind a complete one: it is
     /// handed over while the first answer is written, with no read after it (NIO's pipelining
     /// handler replays the buffered read-complete with it, which arms the deadline).
     func testPipelinedRequestStuckMidBodyIsClosedAfterTheRequestTimeout() throws {
-        var config = APIServerConfig(host: "127.0.0.1", port: 0,
-                                     certificatePath: fixture.certificates.nodeCertificatePath(nodeID: 1),
-                                     privateKeyPath: fixture.certificates.nodeKeyPath(nodeID: 1), region: Self.region)
-        config.requestTimeoutMs = 300
-        config.idleTimeoutMs = 120_000
-        let credentialsPath = fixture.scratch.file("credentials-pipelined.json")
-        try CredentialFile.write([(Self.alice.accessKeyID, Self.alice.secretAccessKey, Self.aliceARN, Self.accountID, ["kms:*"])],
-                                 to: credentialsPath)
-        let slowServer = try APIServer(config: config, group: group, credentials: try CredentialFile(path: credentialsPath),
-                                       dispatcher: dispatcher, observers: [], logger: logs.logger("api-pipelined"))
-        defer { slowServer.shutdown() }
-        let slowPort = try slowServer.start()
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(fixture.caPath))
-        let client = try RawTLSClient.connect(group: group, port: slowPort, configuration: tls, serverHostname: nil)
-        defer { client.close() }
         // An unsigned (refused, keep-alive) request, then the start of another in the same write.
-        client.write(Array(("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}"
-                            + "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{\"Limit\"").utf8))
-        let closed = NIOLockedValueBox(false)
-        client.channel.closeFuture.whenComplete { _ in closed.withLockedValue { $0 = true } }
-        XCTAssertTrue(waitUntil(timeoutMs: 10_000) { closed.withLockedValue { $0 } },
-                      "a pipelined request stuck mid-body was not cut off")
-        XCTAssertTrue(dispatcher.received.isEmpty)
+        try assertCutOffAfterRequestTimeout("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}"
+                                            + "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{\"Limit\"",
+                                            "a pipelined request stuck mid-body")
     }
 
     func testChunkedBodyOverTheLimitIs413() throws {
