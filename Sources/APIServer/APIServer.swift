@@ -91,7 +91,6 @@ public final class APIServer: Sendable {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(NIOSSLServerHandler(context: tls))
                     try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-                    try sync.addHandler(IdleStateHandler(allTimeout: .milliseconds(shared.config.idleTimeoutMs)))
                     try sync.addHandler(APIHandler(shared: shared))
                 }
             }
@@ -132,10 +131,55 @@ final class APIHandler: ChannelInboundHandler {
     private var deadline: Scheduled<Void>?
     /// When the current request's head arrived.
     private var startedAt = NIODeadline.now()
+    /// The last read or answer: the connection closes `idleTimeoutMs` after it when no
+    /// request is in flight.
+    private var lastActivity = NIODeadline.now()
+    /// One timer per connection, re-armed only when it fires: activity just moves
+    /// `lastActivity`. (NIO's `IdleStateHandler` tracked every write with a promise and a
+    /// callback, three per answer.)
+    private var idleTimer: Scheduled<Void>?
 
     init(shared: APIShared) { self.shared = shared }
 
-    func handlerRemoved(context: ChannelHandlerContext) { deadline?.cancel() }
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { armIdleTimer(context: context, at: lastActivity + idleTimeout) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if idleTimer == nil { armIdleTimer(context: context, at: lastActivity + idleTimeout) }
+        context.fireChannelActive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        idleTimer?.cancel()
+        idleTimer = nil
+    }
+
+    private var idleTimeout: TimeAmount { .milliseconds(shared.config.idleTimeoutMs) }
+
+    private func armIdleTimer(context: ChannelHandlerContext, at when: NIODeadline) {
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        idleTimer = context.eventLoop.scheduleTask(deadline: when) {
+            handler.value.idleTimerFired(context: boundContext.value)
+        }
+    }
+
+    private func idleTimerFired(context: ChannelHandlerContext) {
+        let due = lastActivity + idleTimeout
+        let now = NIODeadline.now()
+        switch state {
+        case .idle where now >= due:
+            idleTimer = nil
+            context.close(promise: nil)
+        case .idle:
+            armIdleTimer(context: context, at: due)
+        case .receiving, .refused, .dispatched:
+            // A request is being read (its own deadline covers it) or answered: look again later.
+            armIdleTimer(context: context, at: max(due, now + idleTimeout))
+        }
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (unwrapInboundIn(data), state) {
@@ -177,6 +221,7 @@ final class APIHandler: ChannelInboundHandler {
     /// A request still incomplete when the bytes read so far are used up gets a deadline
     /// for the rest (slow clients). Most requests arrive whole in one read and need no timer.
     func channelReadComplete(context: ChannelHandlerContext) {
+        lastActivity = .now()
         if case .receiving = state, deadline == nil {
             let channel = context.channel
             let remainingMs = shared.config.requestTimeoutMs - (NIODeadline.now() - startedAt).nanoseconds / 1_000_000
@@ -185,14 +230,6 @@ final class APIHandler: ChannelInboundHandler {
             }
         }
         context.fireChannelReadComplete()
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent, case .idle = state {
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -286,6 +323,7 @@ final class APIHandler: ChannelInboundHandler {
         }
         deadline?.cancel()
         deadline = nil
+        lastActivity = .now()
         let status: Int
         let body: [UInt8]
         switch result {
@@ -324,9 +362,11 @@ final class APIHandler: ChannelInboundHandler {
         var buffer = context.channel.allocator.buffer(capacity: body.count)
         buffer.writeBytes(body)
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-            if !keepOpen { channel.close(promise: nil) }
+        if keepOpen {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        } else {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
         }
     }
 }

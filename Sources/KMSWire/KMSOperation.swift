@@ -40,12 +40,14 @@ public enum KMSOperation: String, Sendable, Hashable, CaseIterable {
     ///   is missing or names no operation Keyraft serves.
     public init(target: String?) throws(UnknownOperationError) {
         guard let target else { throw UnknownOperationError(target: nil) }
-        let trimmed = SigV4Text.collapsedHeaderValue(target)
-        guard trimmed.hasPrefix(Self.targetPrefix),
-              let operation = KMSOperation(rawValue: String(trimmed.dropFirst(Self.targetPrefix.count)))
-        else { throw UnknownOperationError(target: target) }
+        // One hash lookup: the synthesised `init(rawValue:)` compares against every case in turn.
+        guard let operation = Self.byTarget[SigV4Text.collapsedHeaderValue(target)] else {
+            throw UnknownOperationError(target: target)
+        }
         self = operation
     }
+
+    private static let byTarget = Dictionary(uniqueKeysWithValues: allCases.map { ($0.target, $0) })
 }
 
 /// A request whose `X-Amz-Target` is missing or names no known operation.

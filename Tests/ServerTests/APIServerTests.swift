@@ -190,28 +190,42 @@ final class APIServerTests: XCTestCase {
         XCTAssertEqual(dispatcher.received.count, 1, "the oversized request was not dispatched")
     }
 
+    /// A second server with the given timeouts, for the tests of connection deadlines.
+    private func timeoutServer(requestTimeoutMs: Int64, idleTimeoutMs: Int64) throws -> (APIServer, port: Int) {
+        var config = APIServerConfig(host: "127.0.0.1", port: 0,
+                                     certificatePath: fixture.certificates.nodeCertificatePath(nodeID: 1),
+                                     privateKeyPath: fixture.certificates.nodeKeyPath(nodeID: 1), region: Self.region)
+        config.requestTimeoutMs = requestTimeoutMs
+        config.idleTimeoutMs = idleTimeoutMs
+        let credentialsPath = fixture.scratch.file("credentials-timeout.json")
+        try CredentialFile.write([(Self.alice.accessKeyID, Self.alice.secretAccessKey, Self.aliceARN, Self.accountID, ["kms:*"])],
+                                 to: credentialsPath)
+        let server = try APIServer(config: config, group: group, credentials: try CredentialFile(path: credentialsPath),
+                                   dispatcher: dispatcher, observers: [], logger: logs.logger("api-timeouts"))
+        do { return (server, try server.start()) } catch {
+            server.shutdown()
+            throw error
+        }
+    }
+
+    private func rawClient(port: Int) throws -> (RawTLSClient, closed: NIOLockedValueBox<Bool>) {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(fixture.caPath))
+        let client = try RawTLSClient.connect(group: group, port: port, configuration: tls, serverHostname: nil)
+        let closed = NIOLockedValueBox(false)
+        client.channel.closeFuture.whenComplete { _ in closed.withLockedValue { $0 = true } }
+        return (client, closed)
+    }
+
     /// Sends `bytes` to a server with a 300 ms request timeout (and an idle timeout too long
     /// to matter) and asserts it closes the connection without dispatching anything.
     private func assertCutOffAfterRequestTimeout(_ bytes: String, _ what: String,
                                                  file: StaticString = #filePath, line: UInt = #line) throws {
-        var config = APIServerConfig(host: "127.0.0.1", port: 0,
-                                     certificatePath: fixture.certificates.nodeCertificatePath(nodeID: 1),
-                                     privateKeyPath: fixture.certificates.nodeKeyPath(nodeID: 1), region: Self.region)
-        config.requestTimeoutMs = 300
-        config.idleTimeoutMs = 120_000 // so only the request timeout can close the connection
-        let credentialsPath = fixture.scratch.file("credentials-timeout.json")
-        try CredentialFile.write([(Self.alice.accessKeyID, Self.alice.secretAccessKey, Self.aliceARN, Self.accountID, ["kms:*"])],
-                                 to: credentialsPath)
-        let slowServer = try APIServer(config: config, group: group, credentials: try CredentialFile(path: credentialsPath),
-                                       dispatcher: dispatcher, observers: [], logger: logs.logger("api-slow"))
+        // The idle timeout is too long to matter: only the request timeout can close the connection.
+        let (slowServer, slowPort) = try timeoutServer(requestTimeoutMs: 300, idleTimeoutMs: 120_000)
         defer { slowServer.shutdown() }
-        let slowPort = try slowServer.start()
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(fixture.caPath))
-        let client = try RawTLSClient.connect(group: group, port: slowPort, configuration: tls, serverHostname: nil)
+        let (client, closed) = try rawClient(port: slowPort)
         defer { client.close() }
-        let closed = NIOLockedValueBox(false)
-        client.channel.closeFuture.whenComplete { _ in closed.withLockedValue { $0 = true } }
         client.write(Array(bytes.utf8))
         XCTAssertTrue(waitUntil(timeoutMs: 10_000) { closed.withLockedValue { $0 } }, "\(what) was not cut off",
                       file: file, line: line)
@@ -233,6 +247,39 @@ final class APIServerTests: XCTestCase {
         try assertCutOffAfterRequestTimeout("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}"
                                             + "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{\"Limit\"",
                                             "a pipelined request stuck mid-body")
+    }
+
+    /// A connection with nothing in flight closes `idleTimeoutMs` after its last request or
+    /// answer; one that keeps sending stays open however many idle periods it spans.
+    func testIdleConnectionClosesAndABusyOneStaysOpen() throws {
+        let idleTimeoutMs: Int64 = 1_500
+        let (server, serverPort) = try timeoutServer(requestTimeoutMs: 120_000, idleTimeoutMs: idleTimeoutMs)
+        defer { server.shutdown() }
+        // An unsigned request: refused with MissingAuthenticationToken, the connection kept alive.
+        let request = Array("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}".utf8)
+
+        let (busy, busyClosed) = try rawClient(port: serverPort)
+        defer { busy.close() }
+        try busy.handshake.wait()
+        let started = NIODeadline.now()
+        var sent = 0
+        // Two idle periods of requests 100 ms apart.
+        while (NIODeadline.now() - started).nanoseconds < 2 * idleTimeoutMs * 1_000_000 {
+            busy.write(request)
+            sent += 1
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        XCTAssertGreaterThan(sent, 10)
+        XCTAssertFalse(busyClosed.withLockedValue { $0 }, "a connection in use was closed as idle")
+        XCTAssertTrue(waitUntil(timeoutMs: 20_000) { busyClosed.withLockedValue { $0 } },
+                      "the connection was not closed once it fell idle")
+
+        let (silent, silentClosed) = try rawClient(port: serverPort)
+        defer { silent.close() }
+        try silent.handshake.wait()
+        XCTAssertTrue(waitUntil(timeoutMs: 20_000) { silentClosed.withLockedValue { $0 } },
+                      "a connection that never sent a request was not closed")
+        XCTAssertTrue(dispatcher.received.isEmpty)
     }
 
     func testChunkedBodyOverTheLimitIs413() throws {
