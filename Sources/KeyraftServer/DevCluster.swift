@@ -104,10 +104,21 @@ public struct DevCluster {
             maxStalenessMs: 5000
             pidFile: node-\(node).pid
             logLevel: info
+            # The nodes share this host's \(System.coreCount) cores.
+            eventLoopThreads: \(Self.eventLoopThreads(nodeCount: nodeCount, coreCount: System.coreCount))
 
             """
             try Data(yaml.utf8).write(to: URL(fileURLWithPath: configPath(node)), options: .atomic)
         }
+    }
+
+    /// Event-loop threads per node when `nodeCount` nodes share `coreCount` cores: their
+    /// share of the cores, 1 to 4. More loops than cores only adds thread hops and context
+    /// switches (docs/BENCHMARKS.md: three nodes on two cores serve Decrypt faster with one
+    /// loop each than with two); a node alone on its host keeps the server's default.
+    public static func eventLoopThreads(nodeCount: Int, coreCount: Int) -> Int {
+        precondition(nodeCount >= 1 && coreCount >= 1, "a cluster has nodes and a host has cores")
+        return max(1, min(4, coreCount / nodeCount))
     }
 
     static func accessKeyID(_ entropy: SystemEntropy) throws -> String {

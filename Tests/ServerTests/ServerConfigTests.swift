@@ -2,6 +2,7 @@ import Foundation
 import KeyraftCrypto
 import KeyraftNode
 import KeyraftServer
+import NIOCore
 import RaftCore
 import Transport
 import XCTest
@@ -99,6 +100,21 @@ final class ServerConfigTests: XCTestCase {
         XCTAssertNil(config.pidFile)
         XCTAssertEqual(config.snapshotEveryEntries, NodeConfig(id: NodeID(4)).snapshotEveryEntries)
         XCTAssertEqual(config.eventLoopThreads, ServerConfig.eventLoopThreadsDefault)
+    }
+
+    /// `keyraft dev` gives each node its share of the host's cores, and the file it writes loads.
+    func testDevClusterSharesTheCoresBetweenItsNodes() throws {
+        XCTAssertEqual(DevCluster.eventLoopThreads(nodeCount: 3, coreCount: 2), 1)
+        XCTAssertEqual(DevCluster.eventLoopThreads(nodeCount: 1, coreCount: 2), 2)
+        XCTAssertEqual(DevCluster.eventLoopThreads(nodeCount: 3, coreCount: 8), 2)
+        XCTAssertEqual(DevCluster.eventLoopThreads(nodeCount: 1, coreCount: 64), 4)
+        let cluster = try DevCluster(directory: scratch.file("dev"), nodeCount: 3)
+        try cluster.prepare()
+        for node in 1...3 {
+            let config = try ServerConfig.load(path: cluster.configPath(node))
+            XCTAssertEqual(config.eventLoopThreads,
+                           DevCluster.eventLoopThreads(nodeCount: 3, coreCount: System.coreCount))
+        }
     }
 
     func testSnapshotIntervalOutOfRangeIsRefused() {
