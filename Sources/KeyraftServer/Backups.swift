@@ -36,6 +36,9 @@ public enum Backups {
               let snapshot = Data(base64Encoded: text) else {
             throw Failure(description: "the leader's answer holds no snapshot")
         }
+        guard let check = (answer["RootKeyCheck"] as? String).flatMap(checkBytes) else {
+            throw Failure(description: "the leader's answer holds no root key check value")
+        }
         let bytes = Array(snapshot)
         // Refuse to write a backup that would not restore.
         do { _ = try KMSState(restoring: bytes) } catch {
@@ -43,16 +46,41 @@ public enum Backups {
         }
         let file = try BackupFile.seal(snapshot: bytes, appliedIndex: index,
                                        createdAt: Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1_000)),
-                                       backupKey: backupKey, entropy: SystemEntropy())
+                                       rootKeyCheck: check, backupKey: backupKey, entropy: SystemEntropy())
         let encoded = file.encoded()
         try SecretFile.write(encoded, to: output)
         return (index, encoded.count)
     }
 
+    /// The 32 bytes of a 64-hex-digit check value, or nil.
+    static func checkBytes(_ hex: String) -> [UInt8]? {
+        let digits = Array(hex.utf8)
+        guard digits.count == 64 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        for index in stride(from: 0, to: 64, by: 2) {
+            guard let high = hexValue(digits[index]), let low = hexValue(digits[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return bytes
+    }
+
+    private static func hexValue(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return digit - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
     /// Initialises a node's empty data folder from a backup: the snapshot becomes the
     /// store's starting point, with the configuration's `initialVoters` as its membership.
     /// Every node of the new cluster is restored from the same file, then started.
-    public static func restore(input: String, backupKeyFile: String, config: ServerConfig) throws -> UInt64 {
+    /// Returns the snapshot's index, and whether the backup's root key check value was
+    /// compared with the node's (version-1 backups have none).
+    public static func restore(input: String, backupKeyFile: String, config: ServerConfig) throws
+        -> (appliedIndex: UInt64, rootKeyChecked: Bool) {
         let backupKey = try RootKeyFile.load(path: backupKeyFile)
         guard let raw = FileManager.default.contents(atPath: input) else { throw Failure(description: "cannot read \(input)") }
         let file: BackupFile
@@ -62,6 +90,20 @@ public enum Backups {
             snapshot = try file.open(backupKey: backupKey)
         } catch {
             throw Failure(description: "\(input) cannot be opened: \(error)")
+        }
+        // Key material in the snapshot is wrapped under the root key the check value names:
+        // a node with another root key could decrypt nothing. Refused before anything is written.
+        if let check = file.rootKeyCheck {
+            let nodeCheck: String
+            switch config.rootKey {
+            case let .file(path): nodeCheck = RootKeyCheck.value(of: try RootKeyFile.load(path: path))
+            case let .shares(checkFile): nodeCheck = try RootKeyCheck.load(path: checkFile)
+            }
+            guard checkBytes(nodeCheck) == check else {
+                throw Failure(description: "the backup's key material is wrapped under another root key than this node's "
+                              + "(root key check values differ); restore with the root key (file or shares) of the cluster "
+                              + "the backup was made from")
+            }
         }
         let state: KMSState
         do { state = try KMSState(restoring: snapshot) } catch {
@@ -86,6 +128,6 @@ public enum Backups {
         let metadata = SnapshotMetadata(index: index, term: Term(1), membership: membership)
         try storage.persist(hardState: HardState(term: Term(1), vote: nil, commit: index), entries: [],
                             snapshot: Snapshot(metadata: metadata, data: snapshot), sync: true)
-        return file.appliedIndex
+        return (file.appliedIndex, file.rootKeyCheck != nil)
     }
 }

@@ -58,6 +58,9 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
     let metrics: NodeMetrics?
     /// The root key's check value when the node started sealed; shares given so far.
     var rootKeyCheck: String?
+    /// The check value of the root key (`RootKeyCheck.value`), from the key file or the check
+    /// file; backups carry it so a restore can refuse a node with another root key.
+    var rootKeyCheckValue: String?
     private var unsealProgress = UnsealProgress()
     /// Whether the outbound link to a peer is up (for the peer-link gauge).
     var linkIsUp: ((NodeID) -> Bool)?
@@ -226,10 +229,14 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
             guard node.isConfirmedLeader else {
                 return .failure(AWSErrorBody(.dependencyTimeout, "The leader could not confirm its leadership just now. Retry."))
             }
+            guard let rootKeyCheck = rootKeyCheckValue else {
+                return .failure(AWSErrorBody(.internalError, "This node does not know its root key's check value."))
+            }
             let index = node.appliedIndex.rawValue
             let snapshot = node.kms.snapshot()
             return .success(.encodeLater {
-                let object: [String: Any] = ["AppliedIndex": index, "Snapshot": Data(snapshot).base64EncodedString()]
+                let object: [String: Any] = ["AppliedIndex": index, "Snapshot": Data(snapshot).base64EncodedString(),
+                                             "RootKeyCheck": rootKeyCheck]
                 return Array((try? JSONSerialization.data(withJSONObject: object)) ?? Data("{}".utf8))
             })
         }

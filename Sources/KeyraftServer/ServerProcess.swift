@@ -77,6 +77,7 @@ public final class ServerProcess: @unchecked Sendable {
                                        random: SystemRandomNumberGenerator())
             let host = NodeHost(node: node, loop: loop, kmsConfig: kmsConfig, metrics: metrics, logger: self.logger)
             host.rootKeyCheck = rootKeyCheck
+            host.rootKeyCheckValue = rootKeyCheck ?? rootKey.map(RootKeyCheck.value(of:))
             host.linkIsUp = { transport.linkIsConnected($0) }
             return host
         }.wait()

@@ -391,7 +391,10 @@ struct Backup: ParsableCommand {
         @Option(help: "The new node's configuration file.") var config: String
         func run() throws {
             let configuration = try ServerConfig.load(path: config)
-            let index = try Backups.restore(input: input, backupKeyFile: backupKeyFile, config: configuration)
+            let (index, rootKeyChecked) = try Backups.restore(input: input, backupKeyFile: backupKeyFile, config: configuration)
+            if !rootKeyChecked {
+                print("note: a version-1 backup names no root key; make sure this node has the root key of the cluster it came from")
+            }
             print("restored node \(configuration.nodeID.rawValue) in \(configuration.dataDir) at index \(index); start it with keyraft server --config \(config)")
         }
     }

@@ -15,9 +15,29 @@ struct BackupFileTests {
         }
         let backupKey = try SecretBytes.generate(count: 32, using: h.entropy)
         let snapshot = h.service.snapshot()
-        let file = try BackupFile.seal(snapshot: snapshot, appliedIndex: 42, createdAt: h.now, backupKey: backupKey,
-                                       entropy: h.entropy)
+        let file = try BackupFile.seal(snapshot: snapshot, appliedIndex: 42, createdAt: h.now, rootKeyCheck: Self.check,
+                                       backupKey: backupKey, entropy: h.entropy)
         return (h, snapshot, file, backupKey, ciphertexts)
+    }
+
+    static let check = (0..<32).map { UInt8($0 * 7 + 1) }
+
+    @Test("the root key check value is in the authenticated header, and version-1 files still open")
+    func rootKeyCheck() throws {
+        let (h, snapshot, file, backupKey, _) = try backedUp()
+        let decoded = try BackupFile(decoding: file.encoded())
+        #expect(decoded.version == 2 && decoded.rootKeyCheck == Self.check)
+        #expect(Array(file.encoded()[21..<53]) == Self.check, "at the documented offset")
+        var swapped = file.encoded()
+        swapped[21] ^= 0x80  // another root key's check value cannot be put in
+        #expect(throws: BackupFile.Error.authenticationFailed) { try BackupFile(decoding: swapped).open(backupKey: backupKey) }
+
+        let old = try BackupFile.seal(snapshot: snapshot, appliedIndex: 7, createdAt: h.now, version: 1, rootKeyCheck: nil,
+                                      backupKey: backupKey, entropy: h.entropy)
+        let oldDecoded = try BackupFile(decoding: old.encoded())
+        #expect(oldDecoded.version == 1 && oldDecoded.rootKeyCheck == nil && oldDecoded.appliedIndex == 7)
+        #expect(try oldDecoded.open(backupKey: backupKey) == snapshot)
+        #expect(old.encoded().count == file.encoded().count - 32)
     }
 
     @Test("a restored backup decrypts every ciphertext made before it")

@@ -91,6 +91,19 @@ def test_backup_and_restore(source, tmp_path):
         result = run(source, "backup", "restore", "--in", str(modified), "--backup-key-file", str(backup_key),
                      "--config", config, check=False)
         assert result.returncode != 0, f"a backup modified at byte {offset} was accepted"
+    # A node holding another root key is refused before anything is written: the backup
+    # names the root key its key material is wrapped under (its check value).
+    other_root = source.dir / "other-root.key"
+    run(source, "backup", "new-key", "--out", str(other_root))
+    other_config = source.dir / "node-1-other-root.yaml"
+    text = (source.dir / "node-1.yaml").read_text()
+    assert "rootKeyFile: root.key" in text
+    other_config.write_text(text.replace("rootKeyFile: root.key", "rootKeyFile: other-root.key"))
+    other = run(source, "backup", "restore", "--in", str(backup), "--backup-key-file", str(backup_key),
+                "--config", str(other_config), check=False)
+    assert other.returncode != 0 and "another root key" in (other.stdout + other.stderr), other.stdout + other.stderr
+    other_config.unlink()
+    other_root.unlink()
     truncated = tmp_path / "truncated.krbk"
     truncated.write_bytes(raw[:-1])
     assert run(source, "backup", "restore", "--in", str(truncated), "--backup-key-file", str(backup_key),
