@@ -44,6 +44,10 @@ public final class KeyraftNode {
     /// Keys the scheduler has a maintenance command in flight for, until the given tick.
     var maintenanceInFlight: [KeyID: UInt64] = [:]
     @exclusivity(unchecked) var lastSnapshotIndex: LogIndex
+    /// Set by the server: periodic snapshots are then written off the node's thread.
+    public var snapshotWriter: (any SnapshotWriter)?
+    /// The index of the snapshot `snapshotWriter` is writing; one at a time.
+    private var snapshotInFlight: LogIndex?
     @exclusivity(unchecked) public private(set) var softState = SoftState(leader: nil, role: .follower)
     /// The last hard state handed out for persistence.
     @exclusivity(unchecked) private var lastHardState = HardState()
@@ -638,13 +642,37 @@ public final class KeyraftNode {
             halt("storage has no term for applied index \(applied): \(error)")
             return
         }
-        let snapshot = Snapshot(metadata: SnapshotMetadata(index: applied, term: term, membership: raft.status.membership),
-                                data: kms.snapshot())
+        let metadata = SnapshotMetadata(index: applied, term: term, membership: raft.status.membership)
+        if !force, let writer = snapshotWriter {
+            // The next applied entry asks again once this one is written.
+            guard snapshotInFlight == nil else { return }
+            snapshotInFlight = applied
+            // A copy of the state: a value, O(1) here; the writes after it copy what they change.
+            writer.write(kms.state, metadata: metadata, compactUpTo: compactTo) { [weak self] result in
+                self?.snapshotWritten(at: applied, result)
+            }
+            return
+        }
+        let snapshot = Snapshot(metadata: metadata, data: kms.snapshot())
         do {
             try storage.saveSnapshot(snapshot, compactUpTo: compactTo)
             lastSnapshotIndex = applied
         } catch {
             halt("storage failed while saving a snapshot: \(error)")
+        }
+    }
+
+    private func snapshotWritten(at index: LogIndex, _ result: Result<Bool, StorageError>) {
+        precondition(snapshotInFlight == index, "a background snapshot finished that was not in flight")
+        snapshotInFlight = nil
+        switch result {
+        case .success(true):
+            assert(index > lastSnapshotIndex, "a committed snapshot moves forward")
+            lastSnapshotIndex = index
+        case .success(false):
+            break  // an installed or forced snapshot at or beyond it took its place
+        case let .failure(error):
+            if !isHalted { halt("storage failed while saving a snapshot: \(error)") }
         }
     }
 

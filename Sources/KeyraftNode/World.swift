@@ -34,6 +34,19 @@ public protocol NodeStorage: RaftLogStorage {
     func saveSnapshot(_ snapshot: Snapshot, compactUpTo: LogIndex) throws(StorageError)
 }
 
+/// Writes the node's periodic snapshots off its thread: serialising a large state takes
+/// seconds (about 4 s per million keys), longer than an election timeout. The server sets
+/// one; without one (the simulator, tests) the node serialises and saves inline.
+public protocol SnapshotWriter: AnyObject {
+    /// Serialises `state` and stores it as the snapshot `metadata` describes, dropping log
+    /// entries up to `compactUpTo` (never beyond the snapshot). Then calls `done` on the
+    /// node's thread between its events, with true when it became the node's snapshot,
+    /// false when an installed or newer snapshot took its place meanwhile, or the error
+    /// (the node halts).
+    func write(_ state: KMSState, metadata: SnapshotMetadata, compactUpTo: LogIndex,
+               done: @escaping (Result<Bool, StorageError>) -> Void)
+}
+
 /// Deliberately wrong behaviours of the driver and the state machine that the simulator
 /// switches on to prove its checkers catch them. Never set in the server.
 @_spi(Canaries) public enum NodeCanary: String, Hashable, Sendable, CaseIterable {

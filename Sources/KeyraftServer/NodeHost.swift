@@ -53,6 +53,9 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
     enum Event {
         case message(PeerMessage, NodeID)
         case request(NodeRequest, Principal, @Sendable (Result<APIResult, AWSErrorBody>) -> Void)
+        /// Work handed back to the node's loop (a background snapshot's commit). Never
+        /// dropped; bounded by its source (one snapshot in flight).
+        case call(@Sendable () -> Void)
     }
 
     let metrics: NodeMetrics?
@@ -139,9 +142,16 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
         if loop.inEventLoop { body() } else { loop.execute(body) }
     }
 
+    /// Runs `body` on the node's loop as one of its events, in order with the others (any thread).
+    func runAsEvent(_ body: @escaping @Sendable () -> Void) {
+        loop.execute { self.enqueue(.call(body)) }
+    }
+
     private func enqueue(_ event: Event) {
         loop.preconditionInEventLoop()
-        guard queue.count < Self.queuedEventsMax else {
+        var isCall = false
+        if case .call = event { isCall = true }
+        guard queue.count < Self.queuedEventsMax || isCall else {
             // Peer messages are dropped (Raft retries); requests are refused.
             if case let .request(_, _, respond) = event {
                 respond(.failure(AWSErrorBody(.throttling, "Too many requests are waiting on this node. Retry later.")))
@@ -167,6 +177,7 @@ public final class NodeHost: APIDispatcher, @unchecked Sendable {
             for event in events {
                 switch event {
                 case let .message(message, peer): node.receive(message, from: peer)
+                case let .call(body): body()
                 case let .request(request, principal, respond):
                     let isWrite: Bool
                     if case .write = request { isWrite = true } else { isWrite = false }

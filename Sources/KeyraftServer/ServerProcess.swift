@@ -23,6 +23,7 @@ public final class ServerProcess: @unchecked Sendable {
     private(set) var transport: PeerTransport?
     private var api: APIServer?
     private var host: NodeHost?
+    private var snapshotWriter: BackgroundSnapshotWriter?
     private var admin: AdminServer?
     public private(set) var adminPort: Int?
     public private(set) var apiPort = 0
@@ -71,11 +72,16 @@ public final class ServerProcess: @unchecked Sendable {
         // The store is handed to the node loop, which alone uses it until `stop` closes it.
         let metrics = NodeMetrics()
         let handedOver = UncheckedSendable(MeasuredStorage(storage, fsyncLatency: metrics.fsyncLatency))
+        let writer = BackgroundSnapshotWriter(storage: storage, logger: logger)
+        snapshotWriter = writer
         let host = try loop.submit { () throws -> NodeHost in
             let node = try KeyraftNode(config: nodeConfig, kmsConfig: kmsConfig, rootKey: rootKey, storage: handedOver.value,
                                        network: transport, clock: SystemClock(), entropy: SystemEntropy(),
                                        random: SystemRandomNumberGenerator())
             let host = NodeHost(node: node, loop: loop, kmsConfig: kmsConfig, metrics: metrics, logger: self.logger)
+            writer.runOnLoop = { [weak host] body in host?.runAsEvent(body) }
+            writer.isStopped = { [weak node] in node?.isHalted ?? true }
+            node.snapshotWriter = writer
             host.rootKeyCheck = rootKeyCheck
             host.rootKeyCheckValue = rootKeyCheck ?? rootKey.map(RootKeyCheck.value(of:))
             host.linkIsUp = { transport.linkIsConnected($0) }
@@ -115,6 +121,10 @@ public final class ServerProcess: @unchecked Sendable {
         transport = nil
         host?.stop()
         host = nil
+        // A snapshot being staged writes to the store: it finishes first (its commit then
+        // finds the node stopped and leaves the chunks for the next open to remove).
+        snapshotWriter?.drain()
+        snapshotWriter = nil
         storage?.close()
         storage = nil
         try? group?.syncShutdownGracefully()

@@ -17,7 +17,8 @@ import RaftCore
 ///
 /// Opening verifies the whole store (every checksum, the log's contiguity, how the snapshot,
 /// the sentinel and the hard state relate) and keeps the log's bounds in memory.
-/// Single-threaded, like the node driver that owns it.
+/// Single-threaded, like the node driver that owns it, except `stageSnapshotData`, which may
+/// run on another thread (it touches only RocksDB, which orders concurrent writes).
 public final class RocksDBNodeStorage: NodeStorage {
     /// Default size of one snapshot chunk record.
     public static let snapshotChunkBytesDefault = 1 << 20
@@ -45,8 +46,14 @@ public final class RocksDBNodeStorage: NodeStorage {
         self.path = path
         self.snapshotChunkBytes = snapshotChunkBytes
         self.database = database
-        state = try StoreLoader(database: database).load()
+        let (loaded, hasStagedChunks) = try StoreLoader(database: database).load()
+        state = loaded
         state.checkInvariants()
+        if hasStagedChunks {
+            let batch = ColumnFamilyBatch(database)
+            Self.stageDeletingChunks(except: state.snapshot.index, batch: batch)
+            try database.write(batch, sync: true)
+        }
     }
 
     /// Closes the database. Every later call throws `.ioFailure`. Idempotent.
@@ -149,6 +156,87 @@ public final class RocksDBNodeStorage: NodeStorage {
         next.checkInvariants()
         try database.write(batch, sync: true)
         state = next
+    }
+
+    // MARK: Snapshots written in the background
+
+    /// Writes `data` as the chunks of a snapshot at `index`, beside the committed snapshot,
+    /// synced. It reads and changes none of the store's in-memory state, so it may run on
+    /// another thread while the node keeps persisting (RocksDB orders the writes); the store
+    /// must stay open until it returns. The chunks count for nothing until
+    /// `commitStagedSnapshot`; a crash before that leaves them for the next open to remove.
+    /// Returns the chunk count.
+    public func stageSnapshotData(_ data: [UInt8], index: LogIndex) throws(StorageError) -> UInt32 {
+        precondition(data.count <= RaftCodec.maxSnapshotDataBytes, "snapshot data beyond the codec's bound")
+        let chunkCount = (data.count + snapshotChunkBytes - 1) / snapshotChunkBytes
+        // Bounded batches of 64 chunks; the last one is synced, which syncs the write-ahead
+        // log with every earlier batch in it. An empty snapshot has one empty chunk-less batch.
+        var chunk = 0
+        repeat {
+            let batch = ColumnFamilyBatch(database)
+            let end = min(chunk + 64, chunkCount)
+            for current in chunk..<end {
+                let start = current * snapshotChunkBytes
+                let stop = min(start + snapshotChunkBytes, data.count)
+                batch.put(.snapshot, StorageKey.snapshotChunk(index: index, chunk: UInt32(current)),
+                          sealing: Array(data[start..<stop]))
+            }
+            try database.write(batch, sync: end == chunkCount)
+            chunk = end
+        } while chunk < chunkCount
+        return UInt32(chunkCount)
+    }
+
+    /// Makes the chunks staged at `metadata.index` the snapshot and drops the entries up to
+    /// `min(compactUpTo, snapshot index)`, in one synced batch, like `saveSnapshot`. When an
+    /// installed or newer snapshot took its place meanwhile, it only deletes the staged
+    /// chunks and returns false.
+    public func commitStagedSnapshot(_ metadata: SnapshotMetadata, dataBytes: Int, chunkCount: UInt32,
+                                     compactUpTo: LogIndex) throws(StorageError) -> Bool {
+        let batch = ColumnFamilyBatch(database)
+        guard metadata.index > state.snapshot.index else {
+            if metadata.index != state.snapshot.index {
+                batch.deleteRange(.snapshot, from: StorageKey.snapshotChunk(index: metadata.index, chunk: 0),
+                                  to: StorageKey.snapshotChunk(index: metadata.index + 1, chunk: 0))
+                try database.write(batch, sync: false)
+            }
+            return false
+        }
+        precondition(metadata.index <= state.lastIndex, "snapshot beyond the log")
+        let storedTerm = try term(at: metadata.index)
+        guard storedTerm == metadata.term else {
+            throw .corrupted("raft_log[index \(metadata.index)] has term \(storedTerm), the snapshot says \(metadata.term)")
+        }
+        var next = state
+        Self.stageDeletingChunks(except: metadata.index, batch: batch)
+        batch.deleteRange(.snapshot, from: StorageKey.snapshotChunk(index: metadata.index, chunk: chunkCount),
+                          to: StorageKey.snapshotChunk(index: metadata.index + 1, chunk: 0))
+        let record = SnapshotRecord(metadata: metadata, dataBytes: UInt64(dataBytes), chunkCount: chunkCount)
+        batch.put(.raftMeta, StorageKey.snapshotMetadata, sealing: record.encoded)
+        next.snapshot = metadata
+        try stageCompaction(upTo: min(compactUpTo, metadata.index), batch: batch, next: &next)
+        next.checkInvariants()
+        try database.write(batch, sync: true)
+        state = next
+        return true
+    }
+
+    /// Deletes every snapshot chunk except those of the snapshot at `index`.
+    private static func stageDeletingChunks(except index: LogIndex, batch: ColumnFamilyBatch) {
+        batch.deleteRange(.snapshot, from: StorageKey.snapshotChunk(index: .zero, chunk: 0),
+                          to: StorageKey.snapshotChunk(index: index, chunk: 0))
+        batch.deleteRange(.snapshot, from: StorageKey.snapshotChunk(index: index + 1, chunk: 0),
+                          to: StorageKey.snapshotChunk(index: LogIndex(UInt64.max), chunk: UInt32.max))
+    }
+
+    /// Drops the entries up to `compactTo` (moving the sentinel) when it is beyond the sentinel.
+    private func stageCompaction(upTo compactTo: LogIndex, batch: ColumnFamilyBatch,
+                                 next: inout StoreState) throws(StorageError) {
+        guard compactTo > next.sentinel.index else { return }
+        let sentinel = LogPosition(index: compactTo, term: try term(at: compactTo))
+        batch.deleteRange(.raftLog, from: StorageKey.log(next.sentinel.index + 1), to: StorageKey.log(compactTo + 1))
+        batch.put(.raftMeta, StorageKey.logSentinel, sealing: sentinel.encoded)
+        next.sentinel = sentinel
     }
 
     // MARK: Staging writes

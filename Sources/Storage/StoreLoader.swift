@@ -6,7 +6,8 @@ import RaftCore
 struct StoreLoader {
     let database: ColumnFamilyDatabase
 
-    func load() throws(StorageError) -> StoreState {
+    /// The store's state, and whether staged snapshot chunks were left behind.
+    func load() throws(StorageError) -> (StoreState, hasStagedChunks: Bool) {
         let format = try record(.raftMeta, StorageKey.format)
         guard format == [RocksDBNodeStorage.formatVersion] else {
             throw .corrupted("raft_meta[format]: unsupported format \(format)")
@@ -14,14 +15,14 @@ struct StoreLoader {
         let hardState = try Self.decodeHardState(try record(.raftMeta, StorageKey.hardState))
         let snapshot = try SnapshotRecord(decoding: try record(.raftMeta, StorageKey.snapshotMetadata))
         let sentinel = try LogPosition(decoding: try record(.raftMeta, StorageKey.logSentinel))
-        try verifySnapshotChunks(snapshot)
+        let hasStagedChunks = try verifySnapshotChunks(snapshot)
         let (lastIndex, snapshotEntryTerm) = try scanLog(after: sentinel, snapshotIndex: snapshot.metadata.index)
         let state = StoreState(hardState: hardState, snapshot: snapshot.metadata, sentinel: sentinel, lastIndex: lastIndex)
         if let violation = state.violation { throw .corrupted(violation) }
         if let snapshotEntryTerm, snapshotEntryTerm != snapshot.metadata.term {
             throw .corrupted("raft_log[index \(snapshot.metadata.index)]: term \(snapshotEntryTerm), the snapshot says \(snapshot.metadata.term)")
         }
-        return state
+        return (state, hasStagedChunks)
     }
 
     /// Visits the log once. Returns the last index and the term of the entry at
@@ -50,12 +51,24 @@ struct StoreLoader {
         return (expected - 1, snapshotEntryTerm)
     }
 
-    /// Every chunk of the snapshot is present, intact and in order, and nothing else is stored.
-    private func verifySnapshotChunks(_ record: SnapshotRecord) throws(StorageError) {
+    /// Chunks the loader tolerates besides the snapshot's own: leftovers of background
+    /// snapshots staged but never committed (`stageSnapshotData`), which opening removes.
+    static let stagedChunksMax = 1 << 20
+
+    /// Every chunk of the snapshot is present, intact and in order. Chunks under other
+    /// snapshot indexes can only be staged leftovers (a crash between `stageSnapshotData`
+    /// and `commitStagedSnapshot`): counted, not read. Returns whether there are any.
+    private func verifySnapshotChunks(_ record: SnapshotRecord) throws(StorageError) -> Bool {
         var chunk: UInt32 = 0
         var bytes: UInt64 = 0
-        let chunksMax = Int(record.chunkCount)
+        var staged = 0
+        let chunksMax = Int(record.chunkCount) + Self.stagedChunksMax
+        let prefix = Array(StorageKey.snapshotChunk(index: record.metadata.index, chunk: 0)[0..<8])
         try database.scan(.snapshot, recordsMax: chunksMax) { (key, value) throws(StorageError) in
+            guard key.count == 12, Array(key[0..<8]) == prefix else {
+                staged += 1
+                return
+            }
             let expectedKey = StorageKey.snapshotChunk(index: record.metadata.index, chunk: chunk)
             guard key == expectedKey else {
                 throw .corrupted("\(StorageKey.describe(.snapshot, key)): unexpected, \(StorageKey.describe(.snapshot, expectedKey)) was due")
@@ -67,6 +80,7 @@ struct StoreLoader {
             throw .corrupted("snapshot[index \(record.metadata.index)]: \(chunk) chunks of \(bytes) bytes, " +
                              "\(record.chunkCount) chunks of \(record.dataBytes) bytes recorded")
         }
+        return staged > 0
     }
 
     private func record(_ family: ColumnFamily, _ key: [UInt8]) throws(StorageError) -> [UInt8] {

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import KeyraftNode
 import RaftCore
@@ -167,6 +168,75 @@ struct RocksDBNodeStorageTests {
         #expect(try reopened.snapshot() == second)
     }
 
+    @Test("a snapshot staged on another thread while entries are appended commits with its compaction")
+    func stagedSnapshot() throws {
+        let folder = TemporaryFolder("storage-staged")
+        defer { folder.remove() }
+        let storage = try RocksDBNodeStorage(path: folder.path, bootstrap: threeVoters, snapshotChunkBytes: 16)
+        try storage.persist(hardState: HardState(term: Term(1), commit: LogIndex(20)), entries: makeEntries(1...20, term: 1),
+                            snapshot: nil, sync: true)
+        let data = (0..<5_000).map { UInt8(truncatingIfNeeded: $0 * 13) }
+        let metadata = SnapshotMetadata(index: LogIndex(20), term: Term(1), membership: threeVoters)
+        // Staging runs beside appends on this thread, as in the server.
+        let staged = UncheckedBox<Result<UInt32, StorageError>?>(nil)
+        let stager = UncheckedBox(storage)
+        let finished = DispatchSemaphore(value: 0)
+        Thread {
+            staged.value = Result { () throws(StorageError) in try stager.value.stageSnapshotData(data, index: LogIndex(20)) }
+            finished.signal()
+        }.start()
+        for index: UInt64 in 21...60 {
+            try storage.persist(hardState: nil, entries: makeEntries(index...index, term: 1), snapshot: nil, sync: false)
+        }
+        finished.wait()
+        let chunkCount = try #require(try staged.value?.get())
+        #expect(chunkCount == UInt32((data.count + 15) / 16))
+        #expect(try storage.snapshot().metadata.index == LogIndex(0), "staged chunks are not the snapshot yet")
+        #expect(try storage.commitStagedSnapshot(metadata, dataBytes: data.count, chunkCount: chunkCount, compactUpTo: LogIndex(15)))
+        #expect(try storage.snapshot() == Snapshot(metadata: metadata, data: data))
+        #expect(try storage.firstIndex() == LogIndex(16))
+        #expect(try storage.lastIndex() == LogIndex(60))
+        let before = try StoreSnapshot(storage)
+        storage.close()
+        let reopened = try RocksDBNodeStorage(path: folder.path, bootstrap: threeVoters, snapshotChunkBytes: 16)
+        defer { reopened.close() }
+        #expect(try StoreSnapshot(reopened) == before)
+        #expect(try reopened.snapshot() == Snapshot(metadata: metadata, data: data))
+    }
+
+    @Test("a staged snapshot that an installed one overtook, or a crash before its commit, leaves nothing behind")
+    func stagedSnapshotSupersededOrAbandoned() throws {
+        let folder = TemporaryFolder("storage-staged-superseded")
+        defer { folder.remove() }
+        let storage = try RocksDBNodeStorage(path: folder.path, bootstrap: threeVoters, snapshotChunkBytes: 16)
+        try storage.persist(hardState: HardState(term: Term(1), commit: LogIndex(10)), entries: makeEntries(1...10, term: 1),
+                            snapshot: nil, sync: true)
+        let stale = SnapshotMetadata(index: LogIndex(10), term: Term(1), membership: threeVoters)
+        let chunkCount = try storage.stageSnapshotData(Array(repeating: 7, count: 100), index: LogIndex(10))
+        let installed = Snapshot(metadata: SnapshotMetadata(index: LogIndex(30), term: Term(2), membership: threeVoters),
+                                 data: Array("the leader's state at 30".utf8))
+        try storage.persist(hardState: HardState(term: Term(2), commit: LogIndex(30)), entries: [], snapshot: installed, sync: true)
+        #expect(try storage.commitStagedSnapshot(stale, dataBytes: 100, chunkCount: chunkCount, compactUpTo: LogIndex(10)) == false)
+        #expect(try storage.snapshot() == installed)
+
+        // Staged, never committed (the process died): the next open removes the chunks.
+        try storage.persist(hardState: nil, entries: makeEntries(31...40, term: 2), snapshot: nil, sync: true)
+        _ = try storage.stageSnapshotData(Array(repeating: 9, count: 200), index: LogIndex(40))
+        let before = try StoreSnapshot(storage)
+        storage.close()
+        let reopened = try RocksDBNodeStorage(path: folder.path, bootstrap: threeVoters, snapshotChunkBytes: 16)
+        #expect(try StoreSnapshot(reopened) == before)
+        #expect(try reopened.snapshot() == installed)
+        #expect(try chunkKeys(reopened).allSatisfy { $0.starts(with: StorageKey.snapshotChunk(index: LogIndex(30), chunk: 0)[0..<8]) })
+        reopened.close()
+    }
+
+    private func chunkKeys(_ storage: RocksDBNodeStorage) throws -> [[UInt8]] {
+        var keys: [[UInt8]] = []
+        _ = try storage.database.scan(.snapshot, recordsMax: 10_000) { (key, _) throws(StorageError) in keys.append(key) }
+        return keys
+    }
+
     @Test("a snapshot whose term disagrees with the log is refused")
     func snapshotTermMismatch() throws {
         let folder = TemporaryFolder("storage-term")
@@ -273,4 +343,10 @@ struct RocksDBNodeStorageCorruptionTests {
         folder.remove()
         try makeStore(folder)
     }
+}
+
+/// Hands a value to another thread in a test that orders the accesses itself.
+final class UncheckedBox<Value>: @unchecked Sendable {
+    var value: Value
+    init(_ value: Value) { self.value = value }
 }
