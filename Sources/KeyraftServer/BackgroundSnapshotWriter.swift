@@ -45,6 +45,7 @@ final class BackgroundSnapshotWriter: SnapshotWriter, @unchecked Sendable {
             let bytes = data.count
             let stagedAt = NIODeadline.now()
             runOnLoop {
+                let onLoop = NIODeadline.now()
                 if self.isStopped?() ?? false {
                     // The staged chunks stay until the next open removes them.
                     done.value(.success(false))
@@ -64,7 +65,9 @@ final class BackgroundSnapshotWriter: SnapshotWriter, @unchecked Sendable {
                     "index": "\(metadata.index.rawValue)", "bytes": "\(bytes)",
                     "serialiseMs": "\((serialised - started).nanoseconds / 1_000_000)",
                     "stageMs": "\((stagedAt - serialised).nanoseconds / 1_000_000)",
-                    "commitMs": "\((NIODeadline.now() - stagedAt).nanoseconds / 1_000_000)",
+                    // Waiting for the node's loop (the events queued before), then the commit on it.
+                    "waitMs": "\((onLoop - stagedAt).nanoseconds / 1_000_000)",
+                    "commitMs": "\((NIODeadline.now() - onLoop).nanoseconds / 1_000_000)",
                     "committed": "\((try? result.get()) ?? false)",
                 ])
                 done.value(result)
