@@ -635,6 +635,8 @@ public final class KeyraftNode {
         let applied = appliedIndex
         guard !isHalted, applied > lastSnapshotIndex else { return }
         guard force || applied.rawValue >= lastSnapshotIndex.rawValue + UInt64(config.snapshotEveryEntries) else { return }
+        // One background snapshot at a time; the next applied entry asks again once it is written.
+        if !force, snapshotWriter != nil, snapshotInFlight != nil { return }
         let keep = UInt64(kept ?? config.entriesKeptAfterSnapshot)
         let compactTo = applied.rawValue > keep ? LogIndex(applied.rawValue - keep) : LogIndex.zero
         let term: Term
@@ -644,10 +646,10 @@ public final class KeyraftNode {
         }
         let metadata = SnapshotMetadata(index: applied, term: term, membership: raft.status.membership)
         if !force, let writer = snapshotWriter {
-            // The next applied entry asks again once this one is written.
-            guard snapshotInFlight == nil else { return }
+            assert(snapshotInFlight == nil, "checked above")
             snapshotInFlight = applied
-            // A copy of the state: a value, O(1) here; the writes after it copy what they change.
+            // The state is a value: handing it over is O(1). While the writer holds it, the
+            // first write to each of its collections copies that collection (O(n), here).
             writer.write(kms.state, metadata: metadata, compactUpTo: compactTo) { [weak self] result in
                 self?.snapshotWritten(at: applied, result)
             }

@@ -2,6 +2,7 @@ import Glibc
 import KMS
 import KeyraftNode
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RaftCore
@@ -24,6 +25,8 @@ final class BackgroundSnapshotWriter: SnapshotWriter, @unchecked Sendable {
     private let storage: RocksDBNodeStorage
     /// One dedicated thread, so that its priority can be lowered without touching a shared pool's.
     private let thread = NIOThreadPool(numberOfThreads: 1)
+    /// Set by `drain`: a snapshot serialised after it is not staged (the node has stopped).
+    private let stopping = NIOLockedValueBox(false)
     private let logger: Logger
     /// Runs a closure on the node's loop as one of its events.
     var runOnLoop: (@Sendable (@escaping @Sendable () -> Void) -> Void)?
@@ -54,6 +57,8 @@ final class BackgroundSnapshotWriter: SnapshotWriter, @unchecked Sendable {
             let started = NIODeadline.now()
             let data = state.snapshot()
             let serialised = NIODeadline.now()
+            // Stopping: its commit would be skipped anyway, and the store is about to close.
+            if self.stopping.withLockedValue({ $0 }) { return }
             let staged = Result<UInt32, StorageError> { () throws(StorageError) in
                 try self.storage.stageSnapshotData(data, index: metadata.index)
             }
@@ -91,6 +96,9 @@ final class BackgroundSnapshotWriter: SnapshotWriter, @unchecked Sendable {
     }
 
     /// Waits until a snapshot being serialised or staged is done and stops the thread
-    /// (before the store closes). Nothing may be written afterwards.
-    func drain() { try? thread.syncShutdownGracefully() }
+    /// (before the store closes); one still serialising is not staged.
+    func drain() {
+        stopping.withLockedValue { $0 = true }
+        try? thread.syncShutdownGracefully()
+    }
 }

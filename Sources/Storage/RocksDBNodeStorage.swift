@@ -166,15 +166,19 @@ public final class RocksDBNodeStorage: NodeStorage {
     /// must stay open until it returns. The chunks count for nothing until
     /// `commitStagedSnapshot`; a crash before that leaves them for the next open to remove.
     /// Returns the chunk count.
+    static let stagedChunksPerBatch = 4
+
     public func stageSnapshotData(_ data: [UInt8], index: LogIndex) throws(StorageError) -> UInt32 {
         precondition(data.count <= RaftCodec.maxSnapshotDataBytes, "snapshot data beyond the codec's bound")
         let chunkCount = (data.count + snapshotChunkBytes - 1) / snapshotChunkBytes
-        // Bounded batches of 64 chunks; the last one is synced, which syncs the write-ahead
-        // log with every earlier batch in it. An empty snapshot has one empty chunk-less batch.
+        // Small batches (a few MiB): the node's own writes queue behind each one in RocksDB's
+        // write group, and a batch beyond the memtable size would force flushes. The last
+        // one is synced, which syncs the write-ahead log with every earlier batch in it. An
+        // empty snapshot has one chunk-less batch.
         var chunk = 0
         repeat {
             let batch = ColumnFamilyBatch(database)
-            let end = min(chunk + 64, chunkCount)
+            let end = min(chunk + Self.stagedChunksPerBatch, chunkCount)
             for current in chunk..<end {
                 let start = current * snapshotChunkBytes
                 let stop = min(start + snapshotChunkBytes, data.count)
@@ -223,8 +227,10 @@ public final class RocksDBNodeStorage: NodeStorage {
 
     /// Deletes every snapshot chunk except those of the snapshot at `index`.
     private static func stageDeletingChunks(except index: LogIndex, batch: ColumnFamilyBatch) {
-        batch.deleteRange(.snapshot, from: StorageKey.snapshotChunk(index: .zero, chunk: 0),
-                          to: StorageKey.snapshotChunk(index: index, chunk: 0))
+        if index > .zero {  // a range needs its start before its end
+            batch.deleteRange(.snapshot, from: StorageKey.snapshotChunk(index: .zero, chunk: 0),
+                              to: StorageKey.snapshotChunk(index: index, chunk: 0))
+        }
         batch.deleteRange(.snapshot, from: StorageKey.snapshotChunk(index: index + 1, chunk: 0),
                           to: StorageKey.snapshotChunk(index: LogIndex(UInt64.max), chunk: UInt32.max))
     }

@@ -231,6 +231,24 @@ struct RocksDBNodeStorageTests {
         reopened.close()
     }
 
+    @Test("chunks staged over a store that never had a snapshot are removed at the next open")
+    func stagedOverTheBootstrapSnapshot() throws {
+        let folder = TemporaryFolder("storage-staged-first")
+        defer { folder.remove() }
+        let storage = try RocksDBNodeStorage(path: folder.path, bootstrap: threeVoters, snapshotChunkBytes: 16)
+        try storage.persist(hardState: HardState(term: Term(1), commit: LogIndex(10)), entries: makeEntries(1...10, term: 1),
+                            snapshot: nil, sync: true)
+        _ = try storage.stageSnapshotData(Array(repeating: 5, count: 100), index: LogIndex(10))
+        let bootstrap = try storage.snapshot()
+        #expect(bootstrap.metadata.index == LogIndex(0))
+        storage.close()
+        let reopened = try RocksDBNodeStorage(path: folder.path, bootstrap: threeVoters, snapshotChunkBytes: 16)
+        defer { reopened.close() }
+        #expect(try reopened.snapshot() == bootstrap)
+        #expect(try chunkKeys(reopened).allSatisfy { $0.starts(with: StorageKey.snapshotChunk(index: LogIndex(0), chunk: 0)[0..<8]) })
+        #expect(try reopened.lastIndex() == LogIndex(10))
+    }
+
     private func chunkKeys(_ storage: RocksDBNodeStorage) throws -> [[UInt8]] {
         var keys: [[UInt8]] = []
         _ = try storage.database.scan(.snapshot, recordsMax: 10_000) { (key, _) throws(StorageError) in keys.append(key) }
