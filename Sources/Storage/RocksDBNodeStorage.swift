@@ -138,21 +138,12 @@ public final class RocksDBNodeStorage: NodeStorage {
         let metadata = snapshot.metadata
         precondition(metadata.index <= state.lastIndex, "snapshot beyond the log")
         precondition(metadata.index >= state.snapshot.index, "snapshot went backwards")
-        let storedTerm = try term(at: metadata.index)
-        guard storedTerm == metadata.term else {
-            throw .corrupted("raft_log[index \(metadata.index)] has term \(storedTerm), the snapshot says \(metadata.term)")
-        }
+        try checkTerm(of: metadata)
         let batch = ColumnFamilyBatch(database)
         var next = state
         stageSnapshot(snapshot, batch: batch)
         next.snapshot = metadata
-        let compactTo = min(compactUpTo, metadata.index)
-        if compactTo > next.sentinel.index {
-            let sentinel = LogPosition(index: compactTo, term: try term(at: compactTo))
-            batch.deleteRange(.raftLog, from: StorageKey.log(next.sentinel.index + 1), to: StorageKey.log(compactTo + 1))
-            batch.put(.raftMeta, StorageKey.logSentinel, sealing: sentinel.encoded)
-            next.sentinel = sentinel
-        }
+        try stageCompaction(upTo: min(compactUpTo, metadata.index), batch: batch, next: &next)
         next.checkInvariants()
         try database.write(batch, sync: true)
         state = next
@@ -207,10 +198,7 @@ public final class RocksDBNodeStorage: NodeStorage {
             return false
         }
         precondition(metadata.index <= state.lastIndex, "snapshot beyond the log")
-        let storedTerm = try term(at: metadata.index)
-        guard storedTerm == metadata.term else {
-            throw .corrupted("raft_log[index \(metadata.index)] has term \(storedTerm), the snapshot says \(metadata.term)")
-        }
+        try checkTerm(of: metadata)
         var next = state
         Self.stageDeletingChunks(except: metadata.index, batch: batch)
         batch.deleteRange(.snapshot, from: StorageKey.snapshotChunk(index: metadata.index, chunk: chunkCount),
@@ -233,6 +221,14 @@ public final class RocksDBNodeStorage: NodeStorage {
         }
         batch.deleteRange(.snapshot, from: StorageKey.snapshotChunk(index: index + 1, chunk: 0),
                           to: StorageKey.snapshotChunk(index: LogIndex(UInt64.max), chunk: UInt32.max))
+    }
+
+    /// The log's entry at the snapshot's index has the snapshot's term.
+    private func checkTerm(of metadata: SnapshotMetadata) throws(StorageError) {
+        let storedTerm = try term(at: metadata.index)
+        guard storedTerm == metadata.term else {
+            throw .corrupted("raft_log[index \(metadata.index)] has term \(storedTerm), the snapshot says \(metadata.term)")
+        }
     }
 
     /// Drops the entries up to `compactTo` (moving the sentinel) when it is beyond the sentinel.
